@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class JWTRevokeConfig(AppConfig):
+    name = "django_jwt_revoke"
+    label = "django_jwt_revoke"
+    verbose_name = _("JWT revocation")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import checks, receivers  # noqa: F401  (registers checks and signal handlers)

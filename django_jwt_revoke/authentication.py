@@ -1,0 +1,144 @@
+"""DRF authentication classes that refuse revoked tokens on the next request.
+
+``JWTAuthentication`` loads the user and reads the token's revocation state in
+the same single query a JWT package that checks nothing pays for the user
+row. ``JWTTokenUserAuthentication`` builds the user from the token's claims
+and reads only revocation state (from the cache when ``CACHE_ALIAS`` is set).
+Neither ever writes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.functional import cached_property
+from rest_framework import authentication
+from rest_framework.request import Request
+
+from .conf import jwt_revoke_settings
+from .exceptions import InvalidToken
+from .state import get_store
+from .tokens import ACCESS, ValidatedToken, decode_token
+
+# Where a refusal's description waits for ``authenticate_header`` (RFC 6750).
+_ERROR_ATTR = "_jwt_revoke_error"
+
+
+class JWTAuthentication(authentication.BaseAuthentication):
+    """``Authorization: Bearer <access token>`` of an existing, active user."""
+
+    www_authenticate_realm = "api"
+
+    def authenticate(self, request: Request) -> tuple[Any, ValidatedToken] | None:
+        raw = self.get_raw_token(request)
+        if raw is None:
+            return None
+        try:
+            token = decode_token(raw, token_type=ACCESS)
+            user = self.get_user(token)
+        except InvalidToken as exc:
+            setattr(request, _ERROR_ATTR, exc)
+            raise
+        return user, token
+
+    def get_raw_token(self, request: Request) -> str | None:
+        """The token from the Authorization header; None for other schemes."""
+        header = authentication.get_authorization_header(request)
+        if not header:
+            return None
+        parts = header.split()
+        if not parts:
+            return None
+        types = {t.encode().lower() for t in jwt_revoke_settings.AUTH_HEADER_TYPES}
+        if parts[0].lower() not in types:
+            return None
+        if len(parts) != 2:
+            error = InvalidToken("authorization_header_invalid")
+            setattr(request, _ERROR_ATTR, error)
+            raise error
+        try:
+            return parts[1].decode("ascii")
+        except UnicodeDecodeError:
+            error = InvalidToken("token_invalid")
+            setattr(request, _ERROR_ATTR, error)
+            raise error from None
+
+    def get_user(self, token: ValidatedToken) -> Any:
+        user, state = get_store().user_and_state(token)
+        if user is None:
+            raise InvalidToken("user_not_found")
+        if state.revokes(token):
+            raise InvalidToken("token_revoked")
+        if not getattr(user, "is_active", True):
+            raise InvalidToken("user_inactive")
+        return user
+
+    def authenticate_header(self, request: Request) -> str:
+        scheme = jwt_revoke_settings.AUTH_HEADER_TYPES[0]
+        error = getattr(request, _ERROR_ATTR, None)
+        if error is None:
+            return f'{scheme} realm="{self.www_authenticate_realm}"'
+        description = error.description.replace("\\", "\\\\").replace('"', '\\"')
+        return (
+            f'{scheme} realm="{self.www_authenticate_realm}", '
+            f'error="invalid_token", error_description="{description}"'
+        )
+
+
+class TokenUser:
+    """A user built from a token's claims, for services that need no user row.
+
+    Revocation, deactivation and deletion are still enforced: they revoke the
+    user's tokens, and that state is checked on every request.
+    """
+
+    is_authenticated = True
+    is_anonymous = False
+    is_active = True
+    is_staff = False
+    is_superuser = False
+
+    def __init__(self, token: ValidatedToken) -> None:
+        self.token = token
+
+    @cached_property
+    def id(self) -> Any:
+        return self.token.user_id
+
+    @property
+    def pk(self) -> Any:
+        return self.id
+
+    @property
+    def username(self) -> str:
+        return str(self.id)
+
+    def get_username(self) -> str:
+        return self.username
+
+    def __str__(self) -> str:
+        return f"TokenUser {self.id}"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TokenUser) and self.id == other.id
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    def has_perm(self, perm: str, obj: Any = None) -> bool:
+        return False
+
+    def has_perms(self, perm_list: Any, obj: Any = None) -> bool:
+        return False
+
+    def has_module_perms(self, module: str) -> bool:
+        return False
+
+
+class JWTTokenUserAuthentication(JWTAuthentication):
+    """Like ``JWTAuthentication`` but ``request.user`` is a ``TokenUser``: no user query."""
+
+    def get_user(self, token: ValidatedToken) -> TokenUser:
+        if get_store().token_state(token).revokes(token):
+            raise InvalidToken("token_revoked")
+        return TokenUser(token)

@@ -1,0 +1,197 @@
+"""System checks: a bad ``JWT_REVOKE`` is reported by ``manage.py check``,
+never discovered by a crashing request.
+
+Each message has a stable id; the texts and hints live here together.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import Error, Tags, Warning, register
+
+from .conf import DEFAULTS, SETTINGS_NAME
+
+HMAC_MIN_KEY_BYTES = 32
+ALGORITHMS = {
+    "HS256", "HS384", "HS512",
+    "RS256", "RS384", "RS512",
+    "PS256", "PS384", "PS512",
+    "ES256", "ES384", "ES512",
+    "EdDSA",
+}  # fmt: skip
+PER_PROCESS_CACHES = (
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+)
+
+
+def _error(n: int, msg: str, hint: str | None = None) -> Error:
+    return Error(msg, hint=hint, id=f"django_jwt_revoke.E{n:03d}")
+
+
+def _positive_timedelta(value: Any) -> bool:
+    return isinstance(value, timedelta) and value > timedelta(0)
+
+
+@register(Tags.security, Tags.compatibility)
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warning]:
+    user = getattr(settings, SETTINGS_NAME, {})
+    if not isinstance(user, dict):
+        return [
+            _error(1, f"{SETTINGS_NAME} must be a dict.", f"Set {SETTINGS_NAME} = {{...}} or remove it.")
+        ]
+    errors: list[Error | Warning] = []
+    unknown = sorted(set(user) - set(DEFAULTS))
+    if unknown:
+        errors.append(
+            _error(
+                2,
+                f"{SETTINGS_NAME} has unknown keys: {', '.join(map(str, unknown))}.",
+                f"Known keys: {', '.join(sorted(DEFAULTS))}.",
+            )
+        )
+    value = {**DEFAULTS, **user}
+    algorithm = value["ALGORITHM"]
+    if not isinstance(algorithm, str) or algorithm.lower() == "none":
+        errors.append(
+            _error(
+                3,
+                f"{SETTINGS_NAME}['ALGORITHM'] must name a signing algorithm; "
+                f"{algorithm!r} would accept unsigned tokens.",
+                "Use HS256 (the default) or an asymmetric algorithm such as RS256 or EdDSA.",
+            )
+        )
+    elif algorithm not in ALGORITHMS:
+        errors.append(
+            _error(
+                3,
+                f"{SETTINGS_NAME}['ALGORITHM'] {algorithm!r} is not supported.",
+                f"Choose one of: {', '.join(sorted(ALGORITHMS))}.",
+            )
+        )
+    elif algorithm.startswith("HS"):
+        key = value["SIGNING_KEY"] if value["SIGNING_KEY"] is not None else settings.SECRET_KEY
+        raw = key.encode() if isinstance(key, str) else key
+        if not isinstance(raw, bytes) or len(raw) < HMAC_MIN_KEY_BYTES:
+            errors.append(
+                _error(
+                    4,
+                    f"The HMAC signing key is shorter than {HMAC_MIN_KEY_BYTES} bytes.",
+                    "Anyone who guesses it can mint tokens. Use a long random secret "
+                    "(SIGNING_KEY, or SECRET_KEY when SIGNING_KEY is unset).",
+                )
+            )
+    else:
+        try:
+            import cryptography  # noqa: F401
+        except ImportError:
+            errors.append(
+                _error(
+                    9,
+                    f"{SETTINGS_NAME}['ALGORITHM'] {algorithm} needs the 'cryptography' package.",
+                    'Install django-jwt-revoke[crypto].',
+                )
+            )
+    for name in ("ACCESS_TOKEN_LIFETIME", "REFRESH_TOKEN_LIFETIME"):
+        if not _positive_timedelta(value[name]):
+            errors.append(
+                _error(
+                    5,
+                    f"{SETTINGS_NAME}['{name}'] must be a positive datetime.timedelta.",
+                    f"For example timedelta(minutes=5); got {value[name]!r}.",
+                )
+            )
+    if (
+        _positive_timedelta(value["ACCESS_TOKEN_LIFETIME"])
+        and _positive_timedelta(value["REFRESH_TOKEN_LIFETIME"])
+        and value["REFRESH_TOKEN_LIFETIME"] < value["ACCESS_TOKEN_LIFETIME"]
+    ):
+        errors.append(
+            _error(
+                6,
+                f"{SETTINGS_NAME}['REFRESH_TOKEN_LIFETIME'] is shorter than ACCESS_TOKEN_LIFETIME.",
+                "A refresh token must outlive the access tokens it renews.",
+            )
+        )
+    cache_alias = value["CACHE_ALIAS"]
+    if cache_alias is not None:
+        caches = getattr(settings, "CACHES", {})
+        if cache_alias not in caches:
+            errors.append(
+                _error(
+                    7,
+                    f"{SETTINGS_NAME}['CACHE_ALIAS'] {cache_alias!r} is not in CACHES.",
+                    f"Configured aliases: {', '.join(caches) or 'none'}.",
+                )
+            )
+        elif caches[cache_alias].get("BACKEND") in PER_PROCESS_CACHES and not settings.DEBUG:
+            errors.append(
+                Warning(
+                    f"{SETTINGS_NAME}['CACHE_ALIAS'] {cache_alias!r} is a per-process cache.",
+                    hint=(
+                        "Each process would keep its own copy of revocation state: a revocation "
+                        "made in one process is seen by the others only through the database. "
+                        "Use a shared cache (Django's RedisCache) or no CACHE_ALIAS."
+                    ),
+                    id="django_jwt_revoke.W001",
+                )
+            )
+    db_alias = value["DATABASE_ALIAS"]
+    if db_alias is not None and db_alias not in settings.DATABASES:
+        errors.append(
+            _error(
+                8,
+                f"{SETTINGS_NAME}['DATABASE_ALIAS'] {db_alias!r} is not in DATABASES.",
+                f"Configured aliases: {', '.join(settings.DATABASES)}.",
+            )
+        )
+    errors.extend(_check_user_id_field(value["USER_ID_FIELD"]))
+    leeway = value["LEEWAY"]
+    if isinstance(leeway, bool) or not (
+        (isinstance(leeway, timedelta) and leeway >= timedelta(0))
+        or (isinstance(leeway, (int, float)) and leeway >= 0)
+    ):
+        errors.append(
+            _error(
+                11,
+                f"{SETTINGS_NAME}['LEEWAY'] must be a timedelta or a number of seconds, not negative.",
+                f"Got {leeway!r}.",
+            )
+        )
+    headers = value["AUTH_HEADER_TYPES"]
+    if isinstance(headers, str):
+        headers = (headers,)
+    if (
+        not isinstance(headers, (list, tuple))
+        or not headers
+        or not all(isinstance(h, str) and h and " " not in h for h in headers)
+    ):
+        errors.append(
+            _error(
+                12,
+                f"{SETTINGS_NAME}['AUTH_HEADER_TYPES'] must be a non-empty tuple of words.",
+                'For example ("Bearer",).',
+            )
+        )
+    return errors
+
+
+def _check_user_id_field(name: Any) -> list[Error]:
+    from django.apps import apps
+    from django.core.exceptions import FieldDoesNotExist
+
+    try:
+        model = apps.get_model(settings.AUTH_USER_MODEL)
+        model._meta.get_field(name)
+    except (FieldDoesNotExist, TypeError, LookupError, ValueError):
+        return [
+            _error(
+                10,
+                f"{SETTINGS_NAME}['USER_ID_FIELD'] {name!r} is not a field of the user model.",
+                "Use the primary key ('id') or another unique, immutable field.",
+            )
+        ]
+    return []

@@ -1,0 +1,175 @@
+"""What is stored: never a raw token, only identifiers and state.
+
+Revocation has three levels, each one write whatever the number of tokens:
+
+* one token: a ``BlacklistedToken`` row for its ``jti``;
+* one session (a login and every token rotated from it): ``TokenSession.revoked_at``;
+* every token of a user so far: ``UserRevocation.generation`` goes up by one;
+  tokens carry the generation current when they were issued (claim ``gen``)
+  and a token whose generation is below the current one is revoked.
+
+A generation number rather than an "issued before" timestamp: ``iat`` has
+whole seconds, so a cutoff would either kill a token issued just after the
+revocation or spare one issued just before it.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Reason(models.TextChoices):
+    LOGOUT = "logout", _("logout")
+    LOGOUT_ALL = "logout_all", _("logout from all sessions")
+    PASSWORD_CHANGE = "password_change", _("password change")
+    DEACTIVATED = "deactivated", _("user deactivated")
+    DELETED = "deleted", _("user deleted")
+    ADMIN = "admin", _("revoked by an administrator")
+    REUSE_DETECTED = "reuse_detected", _("refresh token reuse detected")
+    ROTATED = "rotated", _("rotated")
+    REVOKED = "revoked", _("revoked (RFC 7009)")
+    USER_ID_CHANGED = "user_id_changed", _("user id changed")
+
+
+class TokenType(models.TextChoices):
+    ACCESS = "access", _("access")
+    REFRESH = "refresh", _("refresh")
+
+
+class ExpiringQuerySet(models.QuerySet):
+    def expired(self, leeway=None) -> ExpiringQuerySet:
+        """Rows whose tokens can no longer be accepted, leeway included."""
+        from .conf import jwt_revoke_settings
+
+        if leeway is None:
+            leeway = jwt_revoke_settings.LEEWAY
+        return self.filter(expires_at__lt=timezone.now() - leeway)
+
+
+class TokenSession(models.Model):
+    """One login: shared by every token that descends from it through rotation."""
+
+    sid = models.CharField(_("session id"), max_length=64, unique=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="jwt_sessions",
+        verbose_name=_("user"),
+    )
+    # The user's revocation generation when the session was opened: a session
+    # is dead once the user's generation has moved past it.
+    generation = models.PositiveBigIntegerField(_("generation"), default=0)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    # The expiry of the newest refresh token of the session.
+    expires_at = models.DateTimeField(_("expires at"), db_index=True)
+    user_agent = models.CharField(_("user agent"), max_length=256, blank=True, default="")
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    revoke_reason = models.CharField(
+        _("revocation reason"), max_length=32, choices=Reason.choices, blank=True, default=""
+    )
+
+    objects = ExpiringQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("token session")
+        verbose_name_plural = _("token sessions")
+        ordering = ("-created_at",)
+
+    def __str__(self) -> str:
+        return f"session {self.sid}"
+
+
+class OutstandingToken(models.Model):
+    """One issued refresh token (identified by its ``jti``, never stored raw)."""
+
+    jti = models.CharField(_("JWT id"), max_length=255, unique=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="jwt_outstanding_tokens",
+        verbose_name=_("user"),
+    )
+    # DO_NOTHING: the purge deletes tokens before their sessions, so deleting
+    # sessions needs no cascade collector (one DELETE per batch). Sessions of
+    # a deleted user go with the user, in the same transaction.
+    session = models.ForeignKey(
+        TokenSession,
+        on_delete=models.DO_NOTHING,
+        related_name="refresh_tokens",
+        verbose_name=_("session"),
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires at"), db_index=True)
+    user_agent = models.CharField(_("user agent"), max_length=256, blank=True, default="")
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    # Set, exactly once, when the token is exchanged for a new pair.
+    rotated_at = models.DateTimeField(_("rotated at"), null=True, blank=True)
+
+    objects = ExpiringQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("outstanding token")
+        verbose_name_plural = _("outstanding tokens")
+        ordering = ("-created_at",)
+
+    def __str__(self) -> str:
+        return f"refresh token {self.jti}"
+
+    @property
+    def sid(self) -> str:
+        return self.session.sid
+
+
+class BlacklistedToken(models.Model):
+    """One revoked token (access or refresh), by ``jti``."""
+
+    jti = models.CharField(_("JWT id"), max_length=255, unique=True)
+    token_type = models.CharField(_("token type"), max_length=16, choices=TokenType.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("user"),
+    )
+    sid = models.CharField(_("session id"), max_length=64, blank=True, default="")
+    reason = models.CharField(_("reason"), max_length=32, choices=Reason.choices)
+    blacklisted_at = models.DateTimeField(_("revoked at"), default=timezone.now)
+    # The token's own expiry: the row is useless (and purged) after it.
+    expires_at = models.DateTimeField(_("expires at"), db_index=True)
+
+    objects = ExpiringQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("blacklisted token")
+        verbose_name_plural = _("blacklisted tokens")
+        ordering = ("-blacklisted_at",)
+
+    def __str__(self) -> str:
+        return f"revoked {self.token_type} token {self.jti}"
+
+
+class UserRevocation(models.Model):
+    """A user's revocation generation, keyed by the token's user id claim.
+
+    Keyed by value rather than by foreign key on purpose: the row outlives the
+    user, so a deleted user's tokens stay dead and an account that later gets
+    the same id value starts above them instead of inheriting their validity.
+    """
+
+    user_key = models.CharField(_("user id claim"), max_length=255, unique=True)
+    generation = models.PositiveBigIntegerField(_("generation"), default=0)
+    revoked_at = models.DateTimeField(_("last revoked at"), null=True, blank=True)
+    reason = models.CharField(_("reason"), max_length=32, choices=Reason.choices, blank=True)
+
+    class Meta:
+        verbose_name = _("user revocation")
+        verbose_name_plural = _("user revocations")
+
+    def __str__(self) -> str:
+        return f"user {self.user_key}: generation {self.generation}"

@@ -1,0 +1,425 @@
+"""Minting and verifying tokens.
+
+Claims follow djangorestframework-simplejwt (``token_type``, ``jti``, ``exp``,
+``iat``, the user id claim) plus ``sid`` (the session every rotated token of
+one login shares) and ``gen`` (the user's revocation generation at issue).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone as dt_timezone
+from typing import Any
+
+import jwt
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from .conf import jwt_revoke_settings
+from .exceptions import InvalidToken
+from .models import OutstandingToken, TokenSession, TokenType, UserRevocation
+
+ACCESS = TokenType.ACCESS.value
+REFRESH = TokenType.REFRESH.value
+
+_INT_FIELD_TYPES = frozenset(
+    {
+        "AutoField",
+        "BigAutoField",
+        "SmallAutoField",
+        "IntegerField",
+        "BigIntegerField",
+        "SmallIntegerField",
+        "PositiveIntegerField",
+        "PositiveBigIntegerField",
+        "PositiveSmallIntegerField",
+    }
+)
+_INT64 = 2**63
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    """What a login or a refresh hands to the client."""
+
+    access: str
+    refresh: str
+    sid: str
+
+
+# -- keys ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Keys:
+    algorithm: str
+    signing_key: Any
+    signing_kid: str
+    put_kid: bool
+    verifying: dict[str, Any]
+
+
+_keys_cache: dict[int, _Keys] = {}
+
+
+def _is_hmac(algorithm: str) -> bool:
+    return algorithm.upper().startswith("HS")
+
+
+def _prepare(algorithm: str, key: Any) -> Any:
+    if _is_hmac(algorithm):
+        return key.encode() if isinstance(key, str) else key
+    return jwt.get_algorithm_by_name(algorithm).prepare_key(key)
+
+
+def _public(algorithm: str, prepared: Any) -> Any:
+    """The verifying half of a prepared key (the key itself for HMAC)."""
+    if not _is_hmac(algorithm) and hasattr(prepared, "public_key"):
+        return prepared.public_key()
+    return prepared
+
+
+def _derived_kid(algorithm: str, verifying: Any) -> str:
+    if _is_hmac(algorithm):
+        material = b"hmac:" + verifying
+    else:
+        from cryptography.hazmat.primitives import serialization
+
+        material = verifying.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    return hashlib.sha256(material).hexdigest()[:16]
+
+
+def get_keys() -> _Keys:
+    """Prepared keys for the current settings (recomputed when they change)."""
+    gen = jwt_revoke_settings.generation
+    keys = _keys_cache.get(gen)
+    if keys is None:
+        s = jwt_revoke_settings
+        algorithm = s.ALGORITHM
+        signing = _prepare(algorithm, s.SIGNING_KEY)
+        verifying_signing = _public(algorithm, signing)
+        kid = s.SIGNING_KEY_ID or _derived_kid(algorithm, verifying_signing)
+        verifying = {str(k): _public(algorithm, _prepare(algorithm, v)) for k, v in s.VERIFYING_KEYS.items()}
+        verifying[kid] = verifying_signing
+        keys = _Keys(algorithm, signing, kid, bool(s.VERIFYING_KEYS), verifying)
+        _keys_cache.clear()
+        _keys_cache[gen] = keys
+    return keys
+
+
+# -- user ids ------------------------------------------------------------------
+
+
+def _user_id_field():
+    return get_user_model()._meta.get_field(jwt_revoke_settings.USER_ID_FIELD)
+
+
+def canonical_user_id(value: Any) -> Any:
+    """The claim value as the user id field's Python value, or ``InvalidToken``.
+
+    Matching is exact: an integer field takes only a JSON integer (not
+    ``1.5``, ``true``, ``"1"`` or ``[1]``), any other field only a string,
+    normalised by the field (a UUID in any spelling becomes one value).
+    """
+    field = _user_id_field()
+    if field.get_internal_type() in _INT_FIELD_TYPES:
+        if type(value) is not int or not -_INT64 <= value < _INT64:
+            raise InvalidToken("token_claims_invalid")
+        return value
+    if not isinstance(value, str) or not value or len(value) > 255:
+        raise InvalidToken("token_claims_invalid")
+    try:
+        return field.to_python(value)
+    except (ValidationError, ValueError, TypeError):
+        raise InvalidToken("token_claims_invalid") from None
+
+
+def user_id_claim_value(user: Any) -> Any:
+    """The value put in tokens for ``user``: an int stays an int, anything else a string."""
+    value = getattr(user, jwt_revoke_settings.USER_ID_FIELD)
+    return value if type(value) is int else str(value)
+
+
+def user_key(user_or_id: Any) -> str:
+    """The key of a user's revocation state: its canonical id, as text."""
+    value = user_or_id
+    if hasattr(user_or_id, "_meta"):
+        value = getattr(user_or_id, jwt_revoke_settings.USER_ID_FIELD)
+    return str(value)
+
+
+# -- validated tokens ----------------------------------------------------------
+
+
+class ValidatedToken(Mapping):
+    """A token whose signature and claims were checked; read-only claims.
+
+    ``request.auth`` is one of these: ``request.auth.jti``, ``.sid``,
+    ``.token_type``, ``.user_id`` and ``request.auth["any claim"]``.
+    """
+
+    __slots__ = ("header", "payload", "user_id")
+
+    def __init__(self, header: dict[str, Any], payload: dict[str, Any], user_id: Any) -> None:
+        self.header = header
+        self.payload = payload
+        self.user_id = user_id
+
+    def __getitem__(self, key: str) -> Any:
+        return self.payload[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.payload)
+
+    def __len__(self) -> int:
+        return len(self.payload)
+
+    def __repr__(self) -> str:
+        return f"<ValidatedToken {self.token_type} jti={self.jti}>"
+
+    @property
+    def jti(self) -> str:
+        return self.payload["jti"]
+
+    @property
+    def sid(self) -> str:
+        return self.payload["sid"]
+
+    @property
+    def token_type(self) -> str:
+        return self.payload["token_type"]
+
+    @property
+    def generation(self) -> int:
+        return self.payload.get("gen", 0)
+
+    @property
+    def user_key(self) -> str:
+        return user_key(self.user_id)
+
+    @property
+    def expires_at(self) -> datetime:
+        return datetime.fromtimestamp(self.payload["exp"], tz=dt_timezone.utc)
+
+    @property
+    def issued_at(self) -> datetime:
+        return datetime.fromtimestamp(self.payload["iat"], tz=dt_timezone.utc)
+
+
+_PYJWT_ERRORS: tuple[tuple[type[Exception], str], ...] = (
+    (jwt.ExpiredSignatureError, "token_expired"),
+    (jwt.ImmatureSignatureError, "token_not_yet_valid"),
+    (jwt.MissingRequiredClaimError, "token_claims_invalid"),
+    (jwt.InvalidAudienceError, "token_claims_invalid"),
+    (jwt.InvalidIssuerError, "token_claims_invalid"),
+    (jwt.InvalidIssuedAtError, "token_claims_invalid"),
+)
+
+
+def decode_token(
+    raw: Any, *, token_type: str | None = ACCESS, verify_exp: bool = True
+) -> ValidatedToken:
+    """Verify ``raw`` and return its claims, or raise ``InvalidToken``.
+
+    The signature must verify with the one pinned algorithm and a known key;
+    ``exp``, ``iat``, ``jti``, ``sid``, ``token_type`` and the user id claim
+    must be present and well-typed; ``iss``/``aud`` must match when
+    configured. ``token_type=None`` accepts either type (revocation, RFC 7009).
+    """
+    s = jwt_revoke_settings
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("ascii")
+        except UnicodeDecodeError:
+            raise InvalidToken("token_invalid") from None
+    if not isinstance(raw, str) or not raw:
+        raise InvalidToken("token_invalid")
+    if len(raw) > s.MAX_TOKEN_BYTES:
+        raise InvalidToken("token_too_large")
+    keys = get_keys()
+    try:
+        header = jwt.get_unverified_header(raw)
+    except (jwt.PyJWTError, ValueError, TypeError):
+        raise InvalidToken("token_invalid") from None
+    if not isinstance(header, dict) or header.get("alg") != keys.algorithm:
+        raise InvalidToken("token_invalid")
+    kid = header.get("kid")
+    if kid is None:
+        key = keys.verifying[keys.signing_kid]
+    elif isinstance(kid, str) and kid in keys.verifying:
+        key = keys.verifying[kid]
+    else:
+        raise InvalidToken("token_invalid")
+    claim = s.USER_ID_CLAIM
+    try:
+        payload = jwt.decode(
+            raw,
+            key,
+            algorithms=[keys.algorithm],
+            audience=s.AUDIENCE,
+            issuer=s.ISSUER,
+            leeway=s.LEEWAY,
+            options={
+                "require": ["exp", "iat", "jti"],
+                "verify_exp": verify_exp,
+                "verify_aud": s.AUDIENCE is not None,
+            },
+        )
+    except tuple(err for err, _code in _PYJWT_ERRORS) as exc:
+        code = next(c for err, c in _PYJWT_ERRORS if isinstance(exc, err))
+        raise InvalidToken(code) from None
+    except (jwt.PyJWTError, ValueError, TypeError, OverflowError):
+        raise InvalidToken("token_invalid") from None
+    if not isinstance(payload, dict):
+        raise InvalidToken("token_invalid")
+    _check_claims(payload, claim)
+    if token_type is not None and payload["token_type"] != token_type:
+        raise InvalidToken("token_wrong_type")
+    return ValidatedToken(header, payload, canonical_user_id(payload[claim]))
+
+
+def _check_claims(payload: dict[str, Any], claim: str) -> None:
+    for name, limit in (("jti", 255), ("sid", 64)):
+        value = payload.get(name)
+        if not isinstance(value, str) or not value or len(value) > limit:
+            raise InvalidToken("token_claims_invalid")
+    if payload.get("token_type") not in (ACCESS, REFRESH):
+        raise InvalidToken("token_claims_invalid")
+    for name in ("exp", "iat"):
+        if type(payload[name]) not in (int, float):
+            raise InvalidToken("token_claims_invalid")
+    gen = payload.get("gen", 0)
+    if type(gen) is not int or not 0 <= gen < _INT64:
+        raise InvalidToken("token_claims_invalid")
+    if claim not in payload:
+        raise InvalidToken("token_claims_invalid")
+
+
+# -- minting -------------------------------------------------------------------
+
+
+def new_id() -> str:
+    """A random identifier for ``jti`` and ``sid`` (128 bits)."""
+    return secrets.token_hex(16)
+
+
+def encode(payload: dict[str, Any]) -> str:
+    keys = get_keys()
+    headers = {"kid": keys.signing_kid} if keys.put_kid else None
+    return jwt.encode(payload, keys.signing_key, algorithm=keys.algorithm, headers=headers)
+
+
+def _claims(user_id: Any, token_type: str, sid: str, generation: int, now: datetime) -> dict:
+    s = jwt_revoke_settings
+    lifetime = s.ACCESS_TOKEN_LIFETIME if token_type == ACCESS else s.REFRESH_TOKEN_LIFETIME
+    payload: dict[str, Any] = {
+        "token_type": token_type,
+        "exp": int((now + lifetime).timestamp()),
+        "iat": int(now.timestamp()),
+        "jti": new_id(),
+        "sid": sid,
+        s.USER_ID_CLAIM: user_id,
+        "gen": generation,
+    }
+    if s.ISSUER is not None:
+        payload["iss"] = s.ISSUER
+    if s.AUDIENCE is not None:
+        payload["aud"] = s.AUDIENCE
+    return payload
+
+
+def client_metadata(request: HttpRequest | None) -> dict[str, Any]:
+    """The user agent and IP address recorded with a session, when a request is given.
+
+    The IP is ``REMOTE_ADDR``: behind a proxy, have the proxy (or a middleware
+    you trust) set it; a client-supplied ``X-Forwarded-For`` is not trusted.
+    """
+    if request is None:
+        return {"user_agent": "", "ip": None}
+    meta = getattr(request, "META", {})
+    ip = meta.get("REMOTE_ADDR") or None
+    if ip is not None:
+        from django.core.validators import validate_ipv46_address
+
+        try:
+            validate_ipv46_address(ip)
+        except ValidationError:
+            ip = None
+    return {"user_agent": str(meta.get("HTTP_USER_AGENT", ""))[:256], "ip": ip}
+
+
+def current_generation(key: str, using: str) -> int:
+    value = (
+        UserRevocation.objects.using(using)
+        .filter(user_key=key)
+        .values_list("generation", flat=True)
+        .first()
+    )
+    return value or 0
+
+
+def expiry(now: datetime, lifetime: timedelta) -> datetime:
+    """``now + lifetime`` in whole seconds, as it will stand in the ``exp`` claim."""
+    return datetime.fromtimestamp(int((now + lifetime).timestamp()), tz=dt_timezone.utc)
+
+
+def mint_pair(
+    user: Any,
+    session: TokenSession,
+    *,
+    now: datetime,
+    using: str,
+    request: HttpRequest | None = None,
+) -> TokenPair:
+    """Sign an access and a refresh token for ``session`` and record the refresh one."""
+    user_id = user_id_claim_value(user)
+    refresh = _claims(user_id, REFRESH, session.sid, session.generation, now)
+    refresh_expires = expiry(now, jwt_revoke_settings.REFRESH_TOKEN_LIFETIME)
+    OutstandingToken.objects.using(using).create(
+        jti=refresh["jti"],
+        user=user,
+        session=session,
+        created_at=now,
+        expires_at=refresh_expires,
+        **client_metadata(request),
+    )
+    if session.expires_at != refresh_expires:
+        # A rotation: the session now lives as long as its newest refresh token.
+        session.expires_at = refresh_expires
+        TokenSession.objects.using(using).filter(pk=session.pk).update(expires_at=refresh_expires)
+    return TokenPair(
+        access=mint_access(user, session, now=now), refresh=encode(refresh), sid=session.sid
+    )
+
+
+def mint_access(user: Any, session: TokenSession, *, now: datetime) -> str:
+    """Sign an access token of ``session`` (nothing is recorded for access tokens)."""
+    return encode(_claims(user_id_claim_value(user), ACCESS, session.sid, session.generation, now))
+
+
+def issue_token_pair(user: Any, request: HttpRequest | None = None) -> TokenPair:
+    """Open a new session for ``user`` (a login) and return its first token pair.
+
+    Records the session (with the client's user agent and IP when ``request``
+    is given) and the refresh token's ``jti``; never the tokens themselves.
+    """
+    using = jwt_revoke_settings.database_alias(TokenSession)
+    now = timezone.now()
+    with transaction.atomic(using=using):
+        session = TokenSession.objects.using(using).create(
+            sid=new_id(),
+            user=user,
+            generation=current_generation(user_key(user), using),
+            created_at=now,
+            expires_at=expiry(now, jwt_revoke_settings.REFRESH_TOKEN_LIFETIME),
+            **client_metadata(request),
+        )
+        return mint_pair(user, session, now=now, using=using, request=request)

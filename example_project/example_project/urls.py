@@ -1,0 +1,18 @@
+"""URLs of the example project.
+
+- ``/admin/``: the Django admin, with the app's models and revocation actions;
+- ``/api/auth/``: the endpoints of ``django_jwt_revoke`` (token, refresh,
+  logout, sessions, revoke, introspect, jwks);
+- ``/api/me/``: a protected endpoint to try an access token against.
+"""
+
+from django.contrib import admin
+from django.urls import include, path
+
+from . import views
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/auth/", include("django_jwt_revoke.urls")),
+    path("api/me/", views.me, name="me"),
+]

@@ -1,0 +1,43 @@
+import pytest
+from django.core.cache import caches
+from rest_framework.test import APIClient
+
+from django_jwt_revoke.tokens import issue_token_pair
+from tests.factories import UserFactory
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def other_user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
+
+
+@pytest.fixture
+def pair(user):
+    return issue_token_pair(user)
+
+
+@pytest.fixture
+def get_me(api_client):
+    """GET /api/me/ with a Bearer token; returns the response."""
+
+    def get(access, path="/api/me/"):
+        return api_client.get(path, HTTP_AUTHORIZATION=f"Bearer {access}")
+
+    return get
+
+
+@pytest.fixture(autouse=True)
+def _clear_caches():
+    yield
+    for cache in caches.all(initialized_only=True):
+        cache.clear()

@@ -1,0 +1,99 @@
+"""Test settings. Choose the backends with environment variables:
+
+* ``JWT_REVOKE_TEST_DB``: ``sqlite`` (default) or ``postgres`` (libpq PG* variables);
+* ``JWT_REVOKE_TEST_CACHE``: ``none`` (default), ``locmem`` or ``redis``
+  (``JWT_REVOKE_TEST_REDIS_URL``, default redis://127.0.0.1:6379/15).
+"""
+
+import os
+from datetime import timedelta
+
+SECRET_KEY = "tests-only-secret-key-that-is-long-enough-for-hs256-0123456789"
+DEBUG = False
+ALLOWED_HOSTS = ["*"]
+USE_TZ = True
+TIME_ZONE = "UTC"
+ROOT_URLCONF = "tests.urls"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "rest_framework",
+    "django_jwt_revoke",
+    "tests.testapp",
+]
+
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast tests only
+
+TEST_DB = os.environ.get("JWT_REVOKE_TEST_DB", "sqlite")
+if TEST_DB == "postgres":
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "HOST": os.environ.get("PGHOST", "127.0.0.1"),
+            "PORT": os.environ.get("PGPORT", "5432"),
+            "USER": os.environ.get("PGUSER", "postgres"),
+            "PASSWORD": os.environ.get("PGPASSWORD", ""),
+            "NAME": os.environ.get("PGDATABASE", "test"),
+        }
+    }
+elif TEST_DB == "sqlite":
+    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+else:
+    raise RuntimeError(f"JWT_REVOKE_TEST_DB must be sqlite or postgres, not {TEST_DB!r}")
+
+TEST_CACHE = os.environ.get("JWT_REVOKE_TEST_CACHE", "none")
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+if TEST_CACHE == "redis":
+    CACHES["revocation"] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": os.environ.get("JWT_REVOKE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
+        "KEY_PREFIX": f"jwtr-tests-{os.getpid()}",
+    }
+elif TEST_CACHE == "locmem":
+    CACHES["revocation"] = {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "revocation",
+    }
+elif TEST_CACHE != "none":
+    raise RuntimeError(f"JWT_REVOKE_TEST_CACHE must be none, locmem or redis, not {TEST_CACHE!r}")
+
+JWT_REVOKE = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=5),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=1),
+}
+if TEST_CACHE != "none":
+    JWT_REVOKE["CACHE_ALIAS"] = "revocation"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["django_jwt_revoke.authentication.JWTAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+}
+
+STATIC_URL = "/static/"
