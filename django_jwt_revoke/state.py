@@ -12,11 +12,17 @@ Nothing here writes to the database: the hot path only reads.
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import re
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from django.contrib.auth import get_user_model
-from django.db import DatabaseError
+from django.core.cache import caches
+from django.db import DatabaseError, transaction
 from django.db.models import Exists, OuterRef, Subquery
+from django.utils import timezone
 
 from .conf import jwt_revoke_settings
 from .exceptions import RevocationStateUnavailable
@@ -45,8 +51,33 @@ def _jti_revoked(token: ValidatedToken) -> Exists:
     return Exists(BlacklistedToken.objects.filter(jti=token.jti))
 
 
+logger = logging.getLogger(__name__)
+
+
 class DatabaseStore:
-    """Revocation state read from the database (the source of truth)."""
+    """Revocation state read from the database (the source of truth).
+
+    The interface every store keeps:
+
+    * ``user_and_state(token)`` loads the user and the token's state together;
+    * ``token_state(token)`` reads the state alone;
+    * ``publish(...)`` is called by ``revocation.py`` inside the transaction
+      that writes a revocation, so that a store with a copy of the state can
+      update it. It must raise if it cannot, so that the revocation fails as
+      a whole rather than leaving a copy that says "not revoked".
+    """
+
+    def publish(
+        self,
+        *,
+        using: str,
+        jti: str | None = None,
+        jti_expires_at: datetime | None = None,
+        sid: str | None = None,
+        user_key: str | None = None,
+        generation: int | None = None,
+    ) -> None:
+        """Nothing to do: the database row written is the state."""
 
     def __init__(self) -> None:
         self.alias = jwt_revoke_settings.database_alias(TokenSession)
@@ -107,6 +138,125 @@ class DatabaseStore:
         return TokenState(revoked_at is None, jti_revoked, generation or 0)
 
 
+
+
+_SAFE_KEY = re.compile(r"^[A-Za-z0-9_.@+-]{1,64}$")
+# How long a value written before its transaction commits may stand. Written
+# again, for the full time, once the transaction commits; if it rolls back
+# instead, the (over-cautious) "revoked" value is gone after this long.
+PRE_COMMIT_TIMEOUT = 60
+
+
+def _cache_id(value: str) -> str:
+    return value if _SAFE_KEY.match(value) else hashlib.sha256(value.encode()).hexdigest()
+
+
+class CachedStore(DatabaseStore):
+    """Token state from a shared cache, the database behind it.
+
+    Entries: ``g:<user>`` the user's generation, ``s:<sid>`` 1 if the session
+    is live else 0, ``j:<jti>`` 1 if the jti is revoked else 0. Readers fill
+    misses from the database with ``add`` (never ``set``), and revocations
+    ``set`` the revoked value before their transaction commits and again
+    after, so a reader can never put back a stale "not revoked". A miss, an
+    evicted key or a flushed cache is read from the database, never taken
+    for "not revoked"; an unreachable cache falls back to the database too,
+    and only when both fail is the request refused (503).
+    """
+
+    def __init__(self, alias: str) -> None:
+        super().__init__()
+        self.cache = caches[alias]
+
+    # -- keys and lifetimes ------------------------------------------------
+
+    @staticmethod
+    def keys(token: ValidatedToken) -> tuple[str, str, str]:
+        return (
+            f"jwt_revoke:g:{_cache_id(token.user_key)}",
+            f"jwt_revoke:s:{_cache_id(token.sid)}",
+            f"jwt_revoke:j:{_cache_id(token.jti)}",
+        )
+
+    @staticmethod
+    def _state_timeout() -> int:
+        s = jwt_revoke_settings
+        return max(1, int((s.REFRESH_TOKEN_LIFETIME + s.LEEWAY).total_seconds()))
+
+    @staticmethod
+    def _until(expires_at: datetime) -> int:
+        left = expires_at + jwt_revoke_settings.LEEWAY - timezone.now()
+        return max(1, int(left.total_seconds()) + 1)
+
+    # -- reading -----------------------------------------------------------
+
+    def token_state(self, token: ValidatedToken) -> TokenState:
+        gen_key, sid_key, jti_key = self.keys(token)
+        try:
+            found = self.cache.get_many([gen_key, sid_key, jti_key])
+        except Exception:  # any cache failure: the database decides
+            logger.warning("revocation cache unreachable; reading the database", exc_info=True)
+            return super().token_state(token)
+        if len(found) == 3:
+            return TokenState(
+                session_live=found[sid_key] == 1,
+                jti_revoked=found[jti_key] == 1,
+                generation=int(found[gen_key]),
+            )
+        state = super().token_state(token)
+        fill = {
+            gen_key: (state.generation, self._state_timeout()),
+            sid_key: (1 if state.session_live else 0, self._state_timeout()),
+            jti_key: (1 if state.jti_revoked else 0, self._until(token.expires_at)),
+        }
+        try:
+            for key, (value, timeout) in fill.items():
+                if key not in found:
+                    self.cache.add(key, value, timeout)
+        except Exception:
+            logger.warning("revocation cache unreachable; not filled", exc_info=True)
+        return state
+
+    # -- writing -----------------------------------------------------------
+
+    def publish(
+        self,
+        *,
+        using: str,
+        jti: str | None = None,
+        jti_expires_at: datetime | None = None,
+        sid: str | None = None,
+        user_key: str | None = None,
+        generation: int | None = None,
+    ) -> None:
+        entries: dict[str, tuple[Any, int]] = {}
+        if jti is not None:
+            expires = jti_expires_at or timezone.now()
+            entries[f"jwt_revoke:j:{_cache_id(jti)}"] = (1, self._until(expires))
+        if sid is not None:
+            entries[f"jwt_revoke:s:{_cache_id(sid)}"] = (0, self._state_timeout())
+        if user_key is not None and generation is not None:
+            entries[f"jwt_revoke:g:{_cache_id(user_key)}"] = (generation, self._state_timeout())
+        if not entries:
+            return
+        # Raises when the cache is down: the caller's transaction rolls back.
+        self.cache.set_many(
+            {key: value for key, (value, _t) in entries.items()},
+            min(PRE_COMMIT_TIMEOUT, min(t for _v, t in entries.values())),
+        )
+
+        def after_commit() -> None:
+            try:
+                for key, (value, timeout) in entries.items():
+                    self.cache.set(key, value, timeout)
+            except Exception:
+                # The pre-commit value stands for PRE_COMMIT_TIMEOUT seconds,
+                # then readers go to the database, which has the revocation.
+                logger.error("revocation cache write after commit failed", exc_info=True)
+
+        transaction.on_commit(after_commit, using=using)
+
+
 _stores: dict[int, DatabaseStore] = {}
 
 
@@ -115,7 +265,8 @@ def get_store() -> DatabaseStore:
     gen = jwt_revoke_settings.generation
     store = _stores.get(gen)
     if store is None:
-        store = DatabaseStore()
+        alias = jwt_revoke_settings.CACHE_ALIAS
+        store = CachedStore(alias) if alias else DatabaseStore()
         _stores.clear()
         _stores[gen] = store
     return store

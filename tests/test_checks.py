@@ -1,0 +1,178 @@
+"""Each system check, against the exact message object."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.checks import Error, Warning
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+from django.test import override_settings
+
+from django_jwt_revoke.checks import check_settings
+
+LONG_KEY = "k" * 40
+
+
+def run(**jwt_revoke):
+    with override_settings(JWT_REVOKE=jwt_revoke):
+        return check_settings()
+
+
+def test_default_settings_pass():
+    assert run() == []
+
+
+def test_not_a_dict():
+    with override_settings(JWT_REVOKE=["HS256"]):
+        assert check_settings() == [
+            Error(
+                "JWT_REVOKE must be a dict.",
+                hint="Set JWT_REVOKE = {...} or remove it.",
+                id="django_jwt_revoke.E001",
+            )
+        ]
+
+
+def test_unknown_key():
+    errors = run(ALGORITM="HS256")
+    assert errors[0].id == "django_jwt_revoke.E002"
+    assert errors[0].msg == "JWT_REVOKE has unknown keys: ALGORITM."
+    assert "ALGORITHM" in errors[0].hint
+
+
+@pytest.mark.parametrize("alg", ["none", "None", "NONE"])
+def test_none_algorithm(alg):
+    assert run(ALGORITHM=alg) == [
+        Error(
+            f"JWT_REVOKE['ALGORITHM'] must name a signing algorithm; {alg!r} would accept "
+            "unsigned tokens.",
+            hint="Use HS256 (the default) or an asymmetric algorithm such as RS256 or EdDSA.",
+            id="django_jwt_revoke.E003",
+        )
+    ]
+
+
+def test_unsupported_algorithm():
+    [error] = run(ALGORITHM="HS1")
+    assert error.id == "django_jwt_revoke.E003"
+    assert error.msg == "JWT_REVOKE['ALGORITHM'] 'HS1' is not supported."
+
+
+def test_short_hmac_key():
+    assert run(SIGNING_KEY="short") == [
+        Error(
+            "The HMAC signing key is shorter than 32 bytes.",
+            hint="Anyone who guesses it can mint tokens. Use a long random secret "
+            "(SIGNING_KEY, or SECRET_KEY when SIGNING_KEY is unset).",
+            id="django_jwt_revoke.E004",
+        )
+    ]
+
+
+def test_short_secret_key_is_caught_when_signing_key_is_unset():
+    with override_settings(SECRET_KEY="tiny", JWT_REVOKE={}):
+        assert [e.id for e in check_settings()] == ["django_jwt_revoke.E004"]
+
+
+@pytest.mark.parametrize("value", [300, timedelta(0), timedelta(seconds=-1), None])
+def test_lifetime_must_be_positive_timedelta(value):
+    assert run(SIGNING_KEY=LONG_KEY, ACCESS_TOKEN_LIFETIME=value) == [
+        Error(
+            "JWT_REVOKE['ACCESS_TOKEN_LIFETIME'] must be a positive datetime.timedelta.",
+            hint=f"For example timedelta(minutes=5); got {value!r}.",
+            id="django_jwt_revoke.E005",
+        )
+    ]
+
+
+def test_refresh_shorter_than_access():
+    assert run(
+        ACCESS_TOKEN_LIFETIME=timedelta(hours=2), REFRESH_TOKEN_LIFETIME=timedelta(hours=1)
+    ) == [
+        Error(
+            "JWT_REVOKE['REFRESH_TOKEN_LIFETIME'] is shorter than ACCESS_TOKEN_LIFETIME.",
+            hint="A refresh token must outlive the access tokens it renews.",
+            id="django_jwt_revoke.E006",
+        )
+    ]
+
+
+def test_cache_alias_not_configured():
+    with override_settings(CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}):
+        assert run(CACHE_ALIAS="revocation") == [
+            Error(
+                "JWT_REVOKE['CACHE_ALIAS'] 'revocation' is not in CACHES.",
+                hint="Configured aliases: default.",
+                id="django_jwt_revoke.E007",
+            )
+        ]
+
+
+@pytest.mark.parametrize(
+    "backend",
+    ["django.core.cache.backends.locmem.LocMemCache", "django.core.cache.backends.dummy.DummyCache"],
+)
+def test_per_process_cache_warns_without_debug(backend):
+    caches = {"default": {"BACKEND": backend}}
+    with override_settings(CACHES=caches, DEBUG=False):
+        assert run(CACHE_ALIAS="default") == [
+            Warning(
+                "JWT_REVOKE['CACHE_ALIAS'] 'default' is a per-process cache.",
+                hint=(
+                    "Each process would keep its own copy of revocation state: a revocation "
+                    "made in one process is seen by the others only through the database. "
+                    "Use a shared cache (Django's RedisCache) or no CACHE_ALIAS."
+                ),
+                id="django_jwt_revoke.W001",
+            )
+        ]
+    with override_settings(CACHES=caches, DEBUG=True):
+        assert run(CACHE_ALIAS="default") == []
+
+
+def test_shared_cache_does_not_warn():
+    caches = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:6379/15"}}
+    with override_settings(CACHES=caches):
+        assert run(CACHE_ALIAS="default") == []
+
+
+def test_database_alias_not_configured():
+    assert run(DATABASE_ALIAS="replica") == [
+        Error(
+            "JWT_REVOKE['DATABASE_ALIAS'] 'replica' is not in DATABASES.",
+            hint="Configured aliases: default.",
+            id="django_jwt_revoke.E008",
+        )
+    ]
+
+
+def test_user_id_field_must_exist():
+    assert run(USER_ID_FIELD="uid") == [
+        Error(
+            "JWT_REVOKE['USER_ID_FIELD'] 'uid' is not a field of the user model.",
+            hint="Use the primary key ('id') or another unique, immutable field.",
+            id="django_jwt_revoke.E010",
+        )
+    ]
+
+
+@pytest.mark.parametrize("value", [-1, timedelta(seconds=-5), "10", True])
+def test_bad_leeway(value):
+    assert run(LEEWAY=value) == [
+        Error(
+            "JWT_REVOKE['LEEWAY'] must be a timedelta or a number of seconds, not negative.",
+            hint=f"Got {value!r}.",
+            id="django_jwt_revoke.E011",
+        )
+    ]
+
+
+@pytest.mark.parametrize("value", [(), ("Bearer token",), (1,)])
+def test_bad_header_types(value):
+    assert [e.id for e in run(AUTH_HEADER_TYPES=value)] == ["django_jwt_revoke.E012"]
+
+
+def test_manage_py_check_reports_instead_of_crashing():
+    with override_settings(JWT_REVOKE={"ALGORITHM": "none"}):
+        with pytest.raises(SystemCheckError, match="django_jwt_revoke.E003"):
+            call_command("check")

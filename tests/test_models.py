@@ -1,0 +1,41 @@
+"""What is stored: after a whole flow, no column of any table holds a token."""
+
+import pytest
+from django.apps import apps
+from django.db import connection
+
+from django_jwt_revoke import revocation
+from django_jwt_revoke.tokens import issue_token_pair
+
+pytestmark = pytest.mark.django_db
+
+
+def all_stored_text():
+    with connection.cursor() as cursor:
+        for model in apps.get_models():
+            table = model._meta.db_table
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")  # noqa: S608
+            for row in cursor.fetchall():
+                for value in row:
+                    if value is not None:
+                        yield table, str(value)
+
+
+def test_no_raw_token_in_any_table_after_a_flow(user, rf):
+    request = rf.post("/", HTTP_USER_AGENT="pytest", REMOTE_ADDR="127.0.0.1")
+    first = issue_token_pair(user, request=request)
+    second = revocation.rotate_refresh_token(first.refresh, request=request)
+    revocation.revoke_token(second.access)
+    revocation.revoke_token(second.refresh)
+    third = issue_token_pair(user)
+    revocation.revoke_user_tokens(user)
+    tokens = [first.access, first.refresh, second.access, second.refresh, third.access, third.refresh]
+    # the signature part is what makes a token usable: it must appear nowhere
+    signatures = [t.rsplit(".", 1)[1] for t in tokens]
+    seen = 0
+    for table, text in all_stored_text():
+        seen += 1
+        for token, signature in zip(tokens, signatures):
+            assert token not in text, table
+            assert signature not in text, table
+    assert seen > 0

@@ -1,0 +1,161 @@
+from datetime import timedelta
+
+import jwt
+import pytest
+from django.test import override_settings
+from django.utils import timezone
+
+from django_jwt_revoke.exceptions import InvalidToken
+from django_jwt_revoke.models import OutstandingToken, TokenSession
+from django_jwt_revoke.tokens import ACCESS, REFRESH, decode_token, issue_token_pair
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def unverified(raw):
+    return jwt.decode(raw, options={"verify_signature": False})
+
+
+def test_pair_claims(user):
+    pair = issue_token_pair(user)
+    access, refresh = unverified(pair.access), unverified(pair.refresh)
+    assert access["token_type"] == "access" and refresh["token_type"] == "refresh"
+    assert access["sid"] == refresh["sid"] == pair.sid
+    assert access["jti"] != refresh["jti"]
+    assert access["user_id"] == refresh["user_id"] == user.pk
+    assert access["exp"] - access["iat"] == 300
+    assert refresh["exp"] - refresh["iat"] == 86400
+    assert access["gen"] == 0
+    assert jwt.get_unverified_header(pair.access) == {"alg": "HS256", "typ": "JWT"}
+
+
+def test_ids_are_random(user):
+    pairs = [issue_token_pair(user) for _ in range(20)]
+    jtis = {unverified(p.access)["jti"] for p in pairs} | {unverified(p.refresh)["jti"] for p in pairs}
+    assert len(jtis) == 40
+    assert len({p.sid for p in pairs}) == 20
+
+
+def test_issue_records_session_and_refresh_token(user, rf):
+    request = rf.post("/", HTTP_USER_AGENT="curl/8.0", REMOTE_ADDR="203.0.113.9")
+    pair = issue_token_pair(user, request=request)
+    session = TokenSession.objects.get(sid=pair.sid)
+    assert session.user == user
+    assert (session.user_agent, session.ip) == ("curl/8.0", "203.0.113.9")
+    refresh = unverified(pair.refresh)
+    outstanding = OutstandingToken.objects.get(jti=refresh["jti"])
+    assert outstanding.session == session and outstanding.user == user
+    assert outstanding.expires_at.timestamp() == refresh["exp"] == session.expires_at.timestamp()
+    assert (outstanding.user_agent, outstanding.ip) == ("curl/8.0", "203.0.113.9")
+
+
+def test_issue_without_request_records_no_client(user):
+    session = TokenSession.objects.get(sid=issue_token_pair(user).sid)
+    assert (session.user_agent, session.ip) == ("", None)
+
+
+def test_decode_checks_type(user):
+    pair = issue_token_pair(user)
+    assert decode_token(pair.refresh, token_type=REFRESH).token_type == "refresh"
+    with pytest.raises(InvalidToken) as exc:
+        decode_token(pair.refresh, token_type=ACCESS)
+    assert exc.value.code == "token_wrong_type"
+    assert decode_token(pair.refresh, token_type=None).jti == unverified(pair.refresh)["jti"]
+
+
+def test_decode_expired_can_be_skipped_for_revocation(user):
+    pair = issue_token_pair(user)
+    later = timezone.now() + timedelta(days=2)
+    import time_machine
+
+    with time_machine.travel(later):
+        with pytest.raises(InvalidToken) as exc:
+            decode_token(pair.access)
+        assert exc.value.code == "token_expired"
+        assert decode_token(pair.access, verify_exp=False).sid == pair.sid
+
+
+def test_invalid_token_error_shape():
+    error = InvalidToken("token_revoked")
+    assert error.status_code == 401
+    assert error.detail == {"detail": "Token has been revoked.", "code": "token_revoked"}
+    with pytest.raises(ValueError):
+        InvalidToken("no_such_code")
+
+
+def _rsa_pem():
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+    return private, public
+
+
+def test_rs256_round_trip_and_kid_rotation(user):
+    old_private, old_public = _rsa_pem()
+    new_private, _ = _rsa_pem()
+    with override_settings(JWT_REVOKE={"ALGORITHM": "RS256", "SIGNING_KEY": old_private}):
+        old_pair = issue_token_pair(user)
+        assert decode_token(old_pair.access).sid == old_pair.sid
+    # rotate: new signing key, the old public key still accepted under its kid
+    with override_settings(
+        JWT_REVOKE={
+            "ALGORITHM": "RS256",
+            "SIGNING_KEY": new_private,
+            "VERIFYING_KEYS": {"old": old_public},
+        }
+    ):
+        new_pair = issue_token_pair(user)
+        header = jwt.get_unverified_header(new_pair.access)
+        assert header["alg"] == "RS256" and header["kid"]
+        assert decode_token(new_pair.access).sid == new_pair.sid
+        # the old token has no kid: it is checked against the new key and refused
+        with pytest.raises(InvalidToken):
+            decode_token(old_pair.access)
+        # re-labelled with the old kid, the old key verifies it
+        relabelled = jwt.encode(
+            unverified(old_pair.access), old_private, algorithm="RS256", headers={"kid": "old"}
+        )
+        assert decode_token(relabelled).sid == old_pair.sid
+        unknown = jwt.encode(
+            unverified(old_pair.access), old_private, algorithm="RS256", headers={"kid": "retired"}
+        )
+        with pytest.raises(InvalidToken):
+            decode_token(unknown)
+
+
+def test_hmac_with_public_key_as_secret_is_refused(user):
+    """Algorithm confusion: an attacker signs HS256 with the server's public key."""
+    private, public = _rsa_pem()
+    with override_settings(JWT_REVOKE={"ALGORITHM": "RS256", "SIGNING_KEY": private}):
+        payload = unverified(issue_token_pair(user).access)
+        import hashlib
+        import hmac
+        import base64
+        import json
+
+        def b64(data):
+            return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+        signing_input = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode()) + b"." + b64(
+            json.dumps(payload).encode()
+        )
+        signature = hmac.new(public.encode(), signing_input, hashlib.sha256).digest()
+        forged = (signing_input + b"." + b64(signature)).decode()
+        with pytest.raises(InvalidToken) as exc:
+            decode_token(forged)
+        assert exc.value.code == "token_invalid"
+
+
+def test_uuid_like_user_id_claim_for_string_fields():
+    with override_settings(JWT_REVOKE={"USER_ID_FIELD": "username", "USER_ID_CLAIM": "user_id"}):
+        user = UserFactory(username="bob")
+        token = decode_token(issue_token_pair(user).access)
+        assert token.user_id == "bob" and token.user_key == "bob"
