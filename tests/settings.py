@@ -49,7 +49,10 @@ TEMPLATES = [
     }
 ]
 
-PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast tests only
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.MD5PasswordHasher",  # fast tests only
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",  # what real servers know
+]
 
 TEST_DB = os.environ.get("JWT_REVOKE_TEST_DB", "sqlite")
 if TEST_DB == "postgres":
@@ -63,8 +66,14 @@ if TEST_DB == "postgres":
             "NAME": os.environ.get("PGDATABASE", "test"),
         }
     }
+    # A second database standing for a read replica (see test_routing.py).
+    DATABASES["replica"] = {**DATABASES["default"], "TEST": {"NAME": "test_jwt_revoke_replica"}}
 elif TEST_DB == "sqlite":
-    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+    DATABASES = {
+        "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"},
+        # A second database standing for a read replica (see test_routing.py).
+        "replica": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"},
+    }
 else:
     raise RuntimeError(f"JWT_REVOKE_TEST_DB must be sqlite or postgres, not {TEST_DB!r}")
 

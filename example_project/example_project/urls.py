@@ -3,7 +3,8 @@
 - ``/admin/``: the Django admin, with the app's models and revocation actions;
 - ``/api/auth/``: the endpoints of ``django_jwt_revoke`` (token, refresh,
   logout, sessions, revoke, introspect, jwks);
-- ``/api/me/``: a protected endpoint to try an access token against.
+- ``/api/me/``: a protected endpoint to try an access token against;
+- ``/api/me/token-user/``: the same through ``JWTTokenUserAuthentication``.
 """
 
 from django.contrib import admin
@@ -15,4 +16,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/auth/", include("django_jwt_revoke.urls")),
     path("api/me/", views.me, name="me"),
+    path("api/me/token-user/", views.token_user_me, name="me-token-user"),
 ]

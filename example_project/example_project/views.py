@@ -5,6 +5,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from django_jwt_revoke.authentication import JWTTokenUserAuthentication
+
 
 class MeView(APIView):
     """Who the access token belongs to.
@@ -24,3 +26,17 @@ class MeView(APIView):
 
 
 me = MeView.as_view()
+
+
+class TokenUserMeView(MeView):
+    """The same answer without loading the user row.
+
+    ``JWTTokenUserAuthentication`` builds ``request.user`` from the token's
+    claims and checks revocation from the cache when ``EXAMPLE_REDIS_URL`` is
+    set (no database query at all once the cache knows the token).
+    """
+
+    authentication_classes = (JWTTokenUserAuthentication,)
+
+
+token_user_me = TokenUserMeView.as_view()

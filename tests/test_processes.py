@@ -1,0 +1,166 @@
+"""Several server processes on one PostgreSQL database and one Redis.
+
+Two real ``runserver`` processes of the example project share the test
+database and a Redis cache. A revocation made through one is refused by the
+other on the very next request, in user mode (database) and token-user mode
+(cache). SQLite in memory cannot be shared between processes: these tests
+run in the PostgreSQL pass of CI.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from django.contrib.auth.hashers import make_password
+from django.db import connection
+
+from tests.factories import PASSWORD, UserFactory
+
+ROOT = Path(__file__).resolve().parent.parent
+REDIS_URL = "redis://127.0.0.1:6379/14"
+PATHS = ("/api/me/", "/api/me/token-user/")
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def shared_redis(settings):
+    """This process uses the servers' cache too, for revocations made here."""
+    settings.CACHES = {
+        **settings.CACHES,
+        "revocation": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL},
+    }
+    settings.JWT_REVOKE = {**settings.JWT_REVOKE, "CACHE_ALIAS": "revocation"}
+    from django.core.cache import caches
+
+    caches["revocation"].clear()
+    yield
+    caches["revocation"].clear()
+
+
+@pytest.fixture
+def servers(shared_redis, settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs a database shared between processes: run with JWT_REVOKE_TEST_DB=postgres")
+    db = connection.settings_dict
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"},
+        "EXAMPLE_DB": "postgres",
+        "PGHOST": db["HOST"] or "127.0.0.1",
+        "PGPORT": str(db["PORT"] or 5432),
+        "PGUSER": db["USER"],
+        "PGPASSWORD": db["PASSWORD"] or "",
+        "PGDATABASE": db["NAME"],  # the test database pytest-django created
+        "EXAMPLE_REDIS_URL": REDIS_URL,
+        "DJANGO_SECRET_KEY": settings.SECRET_KEY,
+        "DJANGO_DEBUG": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+    procs, urls = [], []
+    for _ in range(2):
+        port = _free_port()
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "example_project/manage.py", "runserver", "--noreload",
+                 f"127.0.0.1:{port}"],
+                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            )
+        )  # fmt: skip
+        urls.append(f"http://127.0.0.1:{port}")
+    try:
+        deadline = time.monotonic() + 30
+        for proc, url in zip(procs, urls):
+            while True:
+                try:
+                    httpx.get(url + "/api/me/", timeout=1)
+                    break
+                except httpx.TransportError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(proc.stderr.read().decode()[-2000:]) from None
+                    time.sleep(0.2)
+        yield urls
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+def make_user():
+    """A user whose password hash the servers (Django's default hashers) can check."""
+    user = UserFactory()
+    type(user).objects.filter(pk=user.pk).update(
+        password=make_password(PASSWORD, hasher="pbkdf2_sha256")
+    )
+    user.refresh_from_db()
+    return user
+
+
+def login(base, username):
+    response = httpx.post(
+        base + "/api/auth/token/", json={"username": username, "password": PASSWORD}
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def me(base, access, path):
+    return httpx.get(base + path, headers={"Authorization": f"Bearer {access}"})
+
+
+def assert_works_everywhere(urls, access):
+    for url in urls:
+        for path in PATHS:
+            assert me(url, access, path).status_code == 200, (url, path)
+
+
+def assert_refused_everywhere(urls, access):
+    for url in urls:
+        for path in PATHS:
+            response = me(url, access, path)
+            assert response.status_code == 401, (url, path, response.text)
+            assert response.json()["code"] == "token_revoked"
+
+
+def test_logout_through_one_process_is_refused_by_the_other(servers):
+    a, b = servers
+    user = make_user()
+    mine, other_login = login(a, user.username), login(b, user.username)
+    assert_works_everywhere(servers, mine["access"])  # both caches now warm
+    response = httpx.post(a + "/api/auth/logout/", headers={"Authorization": f"Bearer {mine['access']}"})
+    assert response.status_code == 204
+    assert_refused_everywhere(servers, mine["access"])
+    assert_works_everywhere(servers, other_login["access"])  # another login lives on
+
+
+def test_logout_all_through_one_process_is_refused_by_the_other(servers):
+    a, b = servers
+    user = make_user()
+    first, second = login(a, user.username), login(b, user.username)
+    assert_works_everywhere(servers, first["access"])
+    assert_works_everywhere(servers, second["access"])
+    response = httpx.post(b + "/api/auth/logout-all/", headers={"Authorization": f"Bearer {second['access']}"})
+    assert response.status_code == 204
+    assert_refused_everywhere(servers, first["access"])
+    assert_refused_everywhere(servers, second["access"])
+    assert_works_everywhere(servers, login(a, user.username)["access"])
+
+
+def test_password_change_in_a_third_process_is_refused_by_both(servers):
+    a, _b = servers
+    user = make_user()
+    tokens = login(a, user.username)
+    assert_works_everywhere(servers, tokens["access"])
+    user.set_password("a brand new password")
+    user.save()
+    assert_refused_everywhere(servers, tokens["access"])
