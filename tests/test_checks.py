@@ -137,10 +137,10 @@ def test_shared_cache_does_not_warn():
 
 
 def test_database_alias_not_configured():
-    assert run(DATABASE_ALIAS="replica") == [
+    assert run(DATABASE_ALIAS="primary") == [
         Error(
-            "JWT_REVOKE['DATABASE_ALIAS'] 'replica' is not in DATABASES.",
-            hint="Configured aliases: default.",
+            "JWT_REVOKE['DATABASE_ALIAS'] 'primary' is not in DATABASES.",
+            hint="Configured aliases: default, replica.",
             id="django_jwt_revoke.E008",
         )
     ]
