@@ -43,6 +43,7 @@ _INT_FIELD_TYPES = frozenset(
     }
 )
 _INT64 = 2**63
+ALLOWED_HEADER_PARAMETERS = frozenset({"alg", "typ", "kid"})
 
 
 @dataclass(frozen=True)
@@ -250,7 +251,14 @@ def decode_token(
         header = jwt.get_unverified_header(raw)
     except (jwt.PyJWTError, ValueError, TypeError):
         raise InvalidToken("token_invalid") from None
-    if not isinstance(header, dict) or header.get("alg") != keys.algorithm:
+    if (
+        not isinstance(header, dict)
+        or header.get("alg") != keys.algorithm
+        or not ALLOWED_HEADER_PARAMETERS.issuperset(header)
+    ):
+        # Only what we put there is accepted: a "jku", "x5u", "jwk" or "x5c"
+        # asks the verifier to fetch or trust a key the token chooses, and a
+        # "crit" names extensions we do not implement (RFC 7515 4.1.11).
         raise InvalidToken("token_invalid")
     kid = header.get("kid")
     if kid is None:
@@ -284,7 +292,16 @@ def decode_token(
     _check_claims(payload, claim)
     if token_type is not None and payload["token_type"] != token_type:
         raise InvalidToken("token_wrong_type")
+    if payload["exp"] - payload["iat"] > _max_lifetime(payload["token_type"]):
+        # Signed with our key but longer-lived than we ever issue: refuse.
+        raise InvalidToken("token_claims_invalid")
     return ValidatedToken(header, payload, canonical_user_id(payload[claim]))
+
+
+def _max_lifetime(token_type: str) -> float:
+    s = jwt_revoke_settings
+    lifetime = s.ACCESS_TOKEN_LIFETIME if token_type == ACCESS else s.REFRESH_TOKEN_LIFETIME
+    return (lifetime + s.LEEWAY).total_seconds() + 1  # +1: exp and iat are rounded down
 
 
 def _check_claims(payload: dict[str, Any], claim: str) -> None:
