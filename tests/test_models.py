@@ -39,3 +39,40 @@ def test_no_raw_token_in_any_table_after_a_flow(user, rf):
             assert token not in text, table
             assert signature not in text, table
     assert seen > 0
+
+
+def test_no_raw_token_in_logs_or_signals(user, api_client, caplog):
+    import logging
+
+    from django_jwt_revoke import signals
+
+    sent = []
+
+    def record(sender, **kwargs):
+        sent.append(repr(kwargs))
+
+    for sig in (signals.token_revoked, signals.user_tokens_revoked, signals.refresh_token_reused):
+        sig.connect(record, weak=False)
+    caplog.set_level(logging.DEBUG)
+    try:
+        pair = issue_token_pair(user)
+        rotated = revocation.rotate_refresh_token(pair.refresh)
+        try:
+            revocation.rotate_refresh_token(pair.refresh)  # reuse: revokes the session
+        except Exception:
+            pass
+        api_client.get("/api/me/", HTTP_AUTHORIZATION=f"Bearer {rotated.access}")  # refused
+        api_client.get("/api/me/", HTTP_AUTHORIZATION=f"Bearer {rotated.access}x")  # bad signature
+        api_client.post("/api/auth/revoke/", {"token": rotated.refresh}, format="json")
+        revocation.revoke_user_tokens(user)
+    finally:
+        for sig in (signals.token_revoked, signals.user_tokens_revoked, signals.refresh_token_reused):
+            sig.disconnect(record)
+    assert sent, "the flow sent no signal"
+    logged = "\n".join(r.getMessage() + repr(r.args) for r in caplog.records)
+    assert logged, "the flow logged nothing: the assertion below would be empty"
+    for token in (pair.access, pair.refresh, rotated.access, rotated.refresh):
+        signature = token.rsplit(".", 1)[1]
+        assert signature not in logged
+        for message in sent:
+            assert signature not in message
