@@ -15,8 +15,12 @@ revocation or spare one issued just before it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -32,6 +36,7 @@ class Reason(models.TextChoices):
     ROTATED = "rotated", _("rotated")
     REVOKED = "revoked", _("revoked (RFC 7009)")
     USER_ID_CHANGED = "user_id_changed", _("user id changed")
+    INCIDENT = "incident", _("incident response: every token revoked")
 
 
 class TokenType(models.TextChoices):
@@ -48,6 +53,61 @@ class ExpiringQuerySet(models.QuerySet):
             leeway = jwt_revoke_settings.LEEWAY
         return self.filter(expires_at__lt=timezone.now() - leeway)
 
+    def _unreferenced(self, still_there: models.Q | None = None) -> ExpiringQuerySet:
+        """Without rows that a ``DO_NOTHING`` foreign key still points at.
+
+        ``still_there`` narrows the referencing rows counted (a dry run
+        counts only those that the purge would keep).
+        """
+        qs = self
+        for rel in self.model._meta.related_objects:
+            if rel.on_delete is models.DO_NOTHING:
+                refs = rel.related_model._base_manager.filter(**{rel.field.name: OuterRef("pk")})
+                if still_there is not None:
+                    refs = refs.filter(still_there)
+                qs = qs.exclude(Exists(refs))
+        return qs
+
+    def purge_expired(
+        self,
+        *,
+        cutoff: datetime,
+        batch_size: int = 1000,
+        dry_run: bool = False,
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Delete the rows whose tokens expired before ``cutoff``; return how many.
+
+        In batches by primary key: one short ``SELECT`` of at most
+        ``batch_size`` keys, then one ``DELETE`` of those keys that re-checks
+        the expiry (a row extended in between is kept), each in its own
+        transaction, so memory and locks stay bounded whatever the table's
+        size and logins and revocations go on meanwhile. Rows that a
+        ``DO_NOTHING`` foreign key still references are kept: purge the
+        referencing model first. ``dry_run`` only counts. ``progress`` is
+        called with the running total after each batch.
+        """
+        expired = self.filter(expires_at__lt=cutoff)
+        if dry_run:
+            return expired._unreferenced(models.Q(expires_at__gte=cutoff)).count()
+        db = self.db
+        base = type(self)(self.model, using=db)  # no filter, no default-manager quirk
+        total, last = 0, None
+        while True:
+            batch = expired.order_by("pk")
+            if last is not None:
+                batch = batch.filter(pk__gt=last)
+            pks = list(batch.values_list("pk", flat=True)[:batch_size])
+            if not pks:
+                return total
+            last = pks[-1]
+            with transaction.atomic(using=db):
+                doomed = base.filter(pk__in=pks, expires_at__lt=cutoff)._unreferenced()
+                deleted, _per_model = doomed.delete()
+            total += deleted
+            if progress is not None:
+                progress(total)
+
 
 class TokenSession(models.Model):
     """One login: shared by every token that descends from it through rotation."""
@@ -62,6 +122,8 @@ class TokenSession(models.Model):
     # The user's revocation generation when the session was opened: a session
     # is dead once the user's generation has moved past it.
     generation = models.PositiveBigIntegerField(_("generation"), default=0)
+    # The global revocation generation when the session was opened.
+    epoch = models.PositiveBigIntegerField(_("global generation"), default=0)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     # The expiry of the newest refresh token of the session.
     expires_at = models.DateTimeField(_("expires at"), db_index=True)
@@ -173,3 +235,38 @@ class UserRevocation(models.Model):
 
     def __str__(self) -> str:
         return f"user {self.user_key}: generation {self.generation}"
+
+
+# Children before parents: an ``OutstandingToken`` points at its session.
+PURGE_ORDER = (OutstandingToken, TokenSession, BlacklistedToken)
+
+
+def purge_cutoff(leeway=None) -> datetime:
+    """Tokens that expired before this instant can no longer be accepted."""
+    from .conf import jwt_revoke_settings
+
+    if leeway is None:
+        leeway = jwt_revoke_settings.LEEWAY
+    return timezone.now() - leeway
+
+
+class GlobalRevocation(models.Model):
+    """Incident response: every token issued before the last bump is revoked.
+
+    One row (pk 1). Tokens carry the global generation current when they were
+    issued (claim ``epoch``); ``revoke_all_tokens()`` adds one to it, for the
+    day a signing key or a database dump leaks.
+    """
+
+    SINGLETON_PK = 1
+
+    generation = models.PositiveBigIntegerField(_("generation"), default=0)
+    revoked_at = models.DateTimeField(_("last revoked at"), null=True, blank=True)
+    reason = models.CharField(_("reason"), max_length=32, choices=Reason.choices, blank=True)
+
+    class Meta:
+        verbose_name = _("global revocation")
+        verbose_name_plural = _("global revocations")
+
+    def __str__(self) -> str:
+        return f"global generation {self.generation}"

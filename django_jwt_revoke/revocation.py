@@ -19,8 +19,21 @@ from django.utils import timezone
 
 from .conf import jwt_revoke_settings
 from .exceptions import InvalidToken
-from .models import BlacklistedToken, OutstandingToken, Reason, TokenSession, UserRevocation
-from .signals import refresh_token_reused, token_revoked, user_tokens_revoked
+from .models import (
+    BlacklistedToken,
+    GlobalRevocation,
+    OutstandingToken,
+    Reason,
+    TokenSession,
+    UserRevocation,
+)
+from .signals import (
+    all_tokens_revoked,
+    refresh_token_reused,
+    token_revoked,
+    user_tokens_revoked,
+)
+from .state import get_store
 from .tokens import (
     REFRESH,
     TokenPair,
@@ -32,9 +45,14 @@ from .tokens import (
 )
 
 __all__ = [
+    "revoke_all_tokens",
+    "active_token",
     "is_token_revoked",
+    "live_sessions",
+    "logout",
     "revoke_session",
     "revoke_token",
+    "revoke_user_session",
     "revoke_user_tokens",
     "rotate_refresh_token",
 ]
@@ -58,6 +76,7 @@ def _blacklist(
                 reason=reason,
                 expires_at=token.expires_at,
             )
+            get_store().publish(using=using, jti=token.jti, jti_expires_at=token.expires_at)
     except IntegrityError:
         return False
     return True
@@ -82,6 +101,7 @@ def revoke_session(sid: str, reason: str = Reason.LOGOUT) -> bool:
             .update(revoked_at=now, revoke_reason=reason)
         )
         if changed:
+            get_store().publish(using=using, sid=sid)
             user_pk = _session_owner_pk(sid, using)
             transaction.on_commit(
                 lambda: token_revoked.send(
@@ -134,6 +154,25 @@ def revoke_token(token: str | ValidatedToken, reason: str = Reason.LOGOUT) -> bo
     return changed
 
 
+def _bump_generation(model: Any, lookup: dict[str, Any], reason: str, *, using: str) -> int:
+    """Add one to the generation of ``model``'s row at ``lookup`` (created at 1).
+
+    One ``UPDATE`` whatever the number of tokens; returns the new generation.
+    Must run inside a transaction.
+    """
+    rows = model.objects.using(using).filter(**lookup)
+    bump = {"generation": F("generation") + 1, "revoked_at": timezone.now(), "reason": reason}
+    if not rows.update(**bump):
+        try:
+            with transaction.atomic(using=using):
+                model.objects.using(using).create(
+                    **lookup, generation=1, revoked_at=bump["revoked_at"], reason=reason
+                )
+        except IntegrityError:  # created concurrently: bump that row instead
+            rows.update(**bump)
+    return rows.values_list("generation", flat=True).get()
+
+
 def revoke_user_tokens(user: Any, reason: str = Reason.LOGOUT_ALL) -> int:
     """Revoke every token ``user`` holds, access tokens included, in one write.
 
@@ -143,18 +182,9 @@ def revoke_user_tokens(user: Any, reason: str = Reason.LOGOUT_ALL) -> int:
     """
     using = _alias()
     key = user_key(user)
-    now = timezone.now()
     with transaction.atomic(using=using):
-        rows = UserRevocation.objects.using(using).filter(user_key=key)
-        if not rows.update(generation=F("generation") + 1, revoked_at=now, reason=reason):
-            try:
-                with transaction.atomic(using=using):
-                    UserRevocation.objects.using(using).create(
-                        user_key=key, generation=1, revoked_at=now, reason=reason
-                    )
-            except IntegrityError:  # created concurrently: bump that row instead
-                rows.update(generation=F("generation") + 1, revoked_at=now, reason=reason)
-        generation = rows.values_list("generation", flat=True).get()
+        generation = _bump_generation(UserRevocation, {"user_key": key}, reason, using=using)
+        get_store().publish(using=using, user_key=key, generation=generation)
         transaction.on_commit(
             lambda: user_tokens_revoked.send(
                 sender=UserRevocation, user=user, reason=str(reason), generation=generation
@@ -162,6 +192,27 @@ def revoke_user_tokens(user: Any, reason: str = Reason.LOGOUT_ALL) -> int:
             using=using,
         )
     return generation
+
+
+def revoke_all_tokens(reason: str = Reason.INCIDENT) -> int:
+    """Revoke every token of every user issued up to now, in one write.
+
+    For the day a signing key or a database dump leaks: the global
+    generation goes up by one and every token carries an older one. Tokens
+    issued afterwards work. Returns the new global generation.
+    """
+    using = _alias()
+    pk = GlobalRevocation.SINGLETON_PK
+    with transaction.atomic(using=using):
+        epoch = _bump_generation(GlobalRevocation, {"pk": pk}, reason, using=using)
+        get_store().publish(using=using, epoch=epoch)
+        transaction.on_commit(
+            lambda: all_tokens_revoked.send(
+                sender=GlobalRevocation, reason=str(reason), generation=epoch
+            ),
+            using=using,
+        )
+    return epoch
 
 
 def _reuse_detected(token: ValidatedToken, session: TokenSession, request: HttpRequest | None) -> None:
@@ -199,6 +250,11 @@ def rotate_refresh_token(raw: str, request: HttpRequest | None = None) -> TokenP
             _jwtr_generation=Subquery(
                 UserRevocation.objects.filter(user_key=token.user_key).values("generation")[:1]
             ),
+            _jwtr_epoch=Subquery(
+                GlobalRevocation.objects.filter(pk=GlobalRevocation.SINGLETON_PK).values(
+                    "generation"
+                )[:1]
+            ),
             _jwtr_jti_revoked=Exists(BlacklistedToken.objects.filter(jti=token.jti)),
         )
         .first()
@@ -206,10 +262,13 @@ def rotate_refresh_token(raw: str, request: HttpRequest | None = None) -> TokenP
     if session is None or user_key(session.user) != token.user_key:
         raise InvalidToken("token_revoked")
     generation = session._jwtr_generation or 0
+    epoch = session._jwtr_epoch or 0
     if (
         session.revoked_at is not None
         or token.generation < generation
         or session.generation < generation
+        or token.epoch < epoch
+        or session.epoch < epoch
     ):
         raise InvalidToken("token_revoked")
     if not session.user.is_active:
@@ -236,8 +295,89 @@ def rotate_refresh_token(raw: str, request: HttpRequest | None = None) -> TokenP
 
 
 def is_token_revoked(token: ValidatedToken) -> bool:
-    """Whether ``token`` is revoked, read from the database (for introspection)."""
-    from .state import DatabaseStore
+    """Whether ``token`` is revoked (for introspection)."""
+    return get_store().token_state(token).revokes(token)
 
-    return DatabaseStore().token_state(token).revokes(token)
 
+
+# -- used by the HTTP endpoints (views.py) ---------------------------------------
+
+
+def logout(access: ValidatedToken, refresh: str | None = None) -> bool:
+    """End the login ``access`` belongs to (its access and refresh tokens).
+
+    ``refresh``, when given (clients written for simplejwt send it), is revoked
+    with its session too if it is a valid refresh token of the same user; any
+    other value is ignored, so a logout never fails and never touches another
+    user's tokens. Returns True if anything changed.
+    """
+    changed = revoke_session(access.sid, Reason.LOGOUT)
+    if refresh:
+        try:
+            token = decode_token(refresh, token_type=REFRESH)
+        except InvalidToken:
+            return changed
+        if token.user_key == access.user_key:
+            changed = revoke_token(token, Reason.LOGOUT) or changed
+    return changed
+
+
+def live_sessions(user: Any) -> Any:
+    """The user's sessions whose tokens can still be used, newest first.
+
+    Live: not revoked, not expired (leeway included, as verification allows),
+    and opened at or after the user's last "revoke every token".
+    """
+    from .tokens import current_generations
+
+    using = _alias()
+    now = timezone.now()
+    generation, epoch = current_generations(user_key(user), using)
+    return TokenSession.objects.using(using).filter(
+        user=user,
+        revoked_at__isnull=True,
+        expires_at__gt=now - jwt_revoke_settings.LEEWAY,
+        generation__gte=generation,
+        epoch__gte=epoch,
+    )
+
+
+def revoke_user_session(user: Any, sid: str, reason: str = Reason.LOGOUT) -> bool:
+    """Revoke the session ``sid`` if it is one of ``user``'s.
+
+    Returns False when ``user`` has no such session (unknown, or another
+    user's: the caller answers both alike), True otherwise, whether it was
+    live until now or already revoked (revoking is idempotent).
+    """
+    using = _alias()
+    if not TokenSession.objects.using(using).filter(sid=sid, user=user).exists():
+        return False
+    revoke_session(sid, reason)
+    return True
+
+
+def active_token(raw: Any) -> tuple[ValidatedToken, Any] | None:
+    """The token and its user if ``raw`` would be accepted now, else None (RFC 7662).
+
+    Accepted: it verifies, has not expired, is not revoked (nor its session,
+    nor its user's tokens; a rotated refresh token is revoked), and its user
+    exists and is active. Either token type. State is read as authentication
+    reads it.
+    """
+    from django.contrib.auth import get_user_model
+
+    try:
+        token = decode_token(raw, token_type=None)
+    except InvalidToken:
+        return None
+    if is_token_revoked(token):
+        return None
+    User = get_user_model()
+    user = (
+        User._default_manager.db_manager(_alias())
+        .filter(**{jwt_revoke_settings.USER_ID_FIELD: token.user_id})
+        .first()
+    )
+    if user is None or not getattr(user, "is_active", True):
+        return None
+    return token, user

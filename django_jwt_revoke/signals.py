@@ -17,3 +17,7 @@ user_tokens_revoked = Signal()
 # session has been revoked. Arguments: jti (str), sid (str),
 # user_id (the user's primary key), request (the HttpRequest or None).
 refresh_token_reused = Signal()
+
+# Every token of every user issued so far was revoked (incident response).
+# Arguments: reason (str), generation (int: the new global generation).
+all_tokens_revoked = Signal()

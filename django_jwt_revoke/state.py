@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from .conf import jwt_revoke_settings
 from .exceptions import RevocationStateUnavailable
-from .models import BlacklistedToken, TokenSession, UserRevocation
+from .models import BlacklistedToken, GlobalRevocation, TokenSession, UserRevocation
 from .tokens import ValidatedToken
 
 
@@ -36,9 +36,15 @@ class TokenState(NamedTuple):
     session_live: bool  # the session exists, belongs to the user, is not revoked
     jti_revoked: bool
     generation: int  # the user's current revocation generation
+    epoch: int = 0  # the global revocation generation
 
     def revokes(self, token: ValidatedToken) -> bool:
-        return (not self.session_live) or self.jti_revoked or token.generation < self.generation
+        return (
+            (not self.session_live)
+            or self.jti_revoked
+            or token.generation < self.generation
+            or token.epoch < self.epoch
+        )
 
 
 def _generation_subquery(token: ValidatedToken) -> Subquery:
@@ -49,6 +55,12 @@ def _generation_subquery(token: ValidatedToken) -> Subquery:
 
 def _jti_revoked(token: ValidatedToken) -> Exists:
     return Exists(BlacklistedToken.objects.filter(jti=token.jti))
+
+
+def _epoch_subquery() -> Subquery:
+    return Subquery(
+        GlobalRevocation.objects.filter(pk=GlobalRevocation.SINGLETON_PK).values("generation")[:1]
+    )
 
 
 logger = logging.getLogger(__name__)
@@ -76,6 +88,7 @@ class DatabaseStore:
         sid: str | None = None,
         user_key: str | None = None,
         generation: int | None = None,
+        epoch: int | None = None,
     ) -> None:
         """Nothing to do: the database row written is the state."""
 
@@ -101,6 +114,7 @@ class DatabaseStore:
                 ),
                 _jwtr_jti_revoked=_jti_revoked(token),
                 _jwtr_generation=_generation_subquery(token),
+                _jwtr_epoch=_epoch_subquery(),
             )
         )
         try:
@@ -113,6 +127,7 @@ class DatabaseStore:
             session_live=user._jwtr_session_live,
             jti_revoked=user._jwtr_jti_revoked,
             generation=user._jwtr_generation or 0,
+            epoch=user._jwtr_epoch or 0,
         )
         return user, state
 
@@ -125,8 +140,9 @@ class DatabaseStore:
             .annotate(
                 _jwtr_jti_revoked=_jti_revoked(token),
                 _jwtr_generation=_generation_subquery(token),
+                _jwtr_epoch=_epoch_subquery(),
             )
-            .values_list("revoked_at", "_jwtr_jti_revoked", "_jwtr_generation")
+            .values_list("revoked_at", "_jwtr_jti_revoked", "_jwtr_generation", "_jwtr_epoch")
         )
         try:
             found = query.first()
@@ -134,8 +150,8 @@ class DatabaseStore:
             raise RevocationStateUnavailable() from exc
         if found is None:
             return TokenState(session_live=False, jti_revoked=False, generation=0)
-        revoked_at, jti_revoked, generation = found
-        return TokenState(revoked_at is None, jti_revoked, generation or 0)
+        revoked_at, jti_revoked, generation, epoch = found
+        return TokenState(revoked_at is None, jti_revoked, generation or 0, epoch or 0)
 
 
 
@@ -145,6 +161,7 @@ _SAFE_KEY = re.compile(r"^[A-Za-z0-9_.@+-]{1,64}$")
 # again, for the full time, once the transaction commits; if it rolls back
 # instead, the (over-cautious) "revoked" value is gone after this long.
 PRE_COMMIT_TIMEOUT = 60
+EPOCH_KEY = "jwt_revoke:epoch"
 
 
 def _cache_id(value: str) -> str:
@@ -155,7 +172,8 @@ class CachedStore(DatabaseStore):
     """Token state from a shared cache, the database behind it.
 
     Entries: ``g:<user>`` the user's generation, ``s:<sid>`` 1 if the session
-    is live else 0, ``j:<jti>`` 1 if the jti is revoked else 0. Readers fill
+    is live else 0, ``j:<jti>`` 1 if the jti is revoked else 0, ``epoch`` the
+    global generation. Readers fill
     misses from the database with ``add`` (never ``set``), and revocations
     ``set`` the revoked value before their transaction commits and again
     after, so a reader can never put back a stale "not revoked". A miss, an
@@ -171,11 +189,12 @@ class CachedStore(DatabaseStore):
     # -- keys and lifetimes ------------------------------------------------
 
     @staticmethod
-    def keys(token: ValidatedToken) -> tuple[str, str, str]:
+    def keys(token: ValidatedToken) -> tuple[str, str, str, str]:
         return (
             f"jwt_revoke:g:{_cache_id(token.user_key)}",
             f"jwt_revoke:s:{_cache_id(token.sid)}",
             f"jwt_revoke:j:{_cache_id(token.jti)}",
+            EPOCH_KEY,
         )
 
     @staticmethod
@@ -191,23 +210,26 @@ class CachedStore(DatabaseStore):
     # -- reading -----------------------------------------------------------
 
     def token_state(self, token: ValidatedToken) -> TokenState:
-        gen_key, sid_key, jti_key = self.keys(token)
+        keys = self.keys(token)
+        gen_key, sid_key, jti_key, epoch_key = keys
         try:
-            found = self.cache.get_many([gen_key, sid_key, jti_key])
+            found = self.cache.get_many(keys)
         except Exception:  # any cache failure: the database decides
             logger.warning("revocation cache unreachable; reading the database", exc_info=True)
             return super().token_state(token)
-        if len(found) == 3:
+        if len(found) == 4:
             return TokenState(
                 session_live=found[sid_key] == 1,
                 jti_revoked=found[jti_key] == 1,
                 generation=int(found[gen_key]),
+                epoch=int(found[epoch_key]),
             )
         state = super().token_state(token)
         fill = {
             gen_key: (state.generation, self._state_timeout()),
             sid_key: (1 if state.session_live else 0, self._state_timeout()),
             jti_key: (1 if state.jti_revoked else 0, self._until(token.expires_at)),
+            epoch_key: (state.epoch, self._state_timeout()),
         }
         try:
             for key, (value, timeout) in fill.items():
@@ -228,6 +250,7 @@ class CachedStore(DatabaseStore):
         sid: str | None = None,
         user_key: str | None = None,
         generation: int | None = None,
+        epoch: int | None = None,
     ) -> None:
         entries: dict[str, tuple[Any, int]] = {}
         if jti is not None:
@@ -237,6 +260,8 @@ class CachedStore(DatabaseStore):
             entries[f"jwt_revoke:s:{_cache_id(sid)}"] = (0, self._state_timeout())
         if user_key is not None and generation is not None:
             entries[f"jwt_revoke:g:{_cache_id(user_key)}"] = (generation, self._state_timeout())
+        if epoch is not None:
+            entries[EPOCH_KEY] = (epoch, self._state_timeout())
         if not entries:
             return
         # Raises when the cache is down: the caller's transaction rolls back.

@@ -19,12 +19,13 @@ import jwt
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Subquery
 from django.http import HttpRequest
 from django.utils import timezone
 
 from .conf import jwt_revoke_settings
 from .exceptions import InvalidToken
-from .models import OutstandingToken, TokenSession, TokenType, UserRevocation
+from .models import GlobalRevocation, OutstandingToken, TokenSession, TokenType, UserRevocation
 
 ACCESS = TokenType.ACCESS.value
 REFRESH = TokenType.REFRESH.value
@@ -204,6 +205,10 @@ class ValidatedToken(Mapping):
         return self.payload.get("gen", 0)
 
     @property
+    def epoch(self) -> int:
+        return self.payload.get("epoch", 0)
+
+    @property
     def user_key(self) -> str:
         return user_key(self.user_id)
 
@@ -314,9 +319,10 @@ def _check_claims(payload: dict[str, Any], claim: str) -> None:
     for name in ("exp", "iat"):
         if type(payload[name]) not in (int, float):
             raise InvalidToken("token_claims_invalid")
-    gen = payload.get("gen", 0)
-    if type(gen) is not int or not 0 <= gen < _INT64:
-        raise InvalidToken("token_claims_invalid")
+    for name in ("gen", "epoch"):
+        value = payload.get(name, 0)
+        if type(value) is not int or not 0 <= value < _INT64:
+            raise InvalidToken("token_claims_invalid")
     if claim not in payload:
         raise InvalidToken("token_claims_invalid")
 
@@ -335,7 +341,9 @@ def encode(payload: dict[str, Any]) -> str:
     return jwt.encode(payload, keys.signing_key, algorithm=keys.algorithm, headers=headers)
 
 
-def _claims(user_id: Any, token_type: str, sid: str, generation: int, now: datetime) -> dict:
+def _claims(
+    user_id: Any, token_type: str, sid: str, generation: int, epoch: int, now: datetime
+) -> dict:
     s = jwt_revoke_settings
     lifetime = s.ACCESS_TOKEN_LIFETIME if token_type == ACCESS else s.REFRESH_TOKEN_LIFETIME
     payload: dict[str, Any] = {
@@ -346,6 +354,7 @@ def _claims(user_id: Any, token_type: str, sid: str, generation: int, now: datet
         "sid": sid,
         s.USER_ID_CLAIM: user_id,
         "gen": generation,
+        "epoch": epoch,
     }
     if s.ISSUER is not None:
         payload["iss"] = s.ISSUER
@@ -374,14 +383,27 @@ def client_metadata(request: HttpRequest | None) -> dict[str, Any]:
     return {"user_agent": str(meta.get("HTTP_USER_AGENT", ""))[:256], "ip": ip}
 
 
-def current_generation(key: str, using: str) -> int:
-    value = (
-        UserRevocation.objects.using(using)
-        .filter(user_key=key)
-        .values_list("generation", flat=True)
+def current_generations(key: str, using: str) -> tuple[int, int]:
+    """The user's revocation generation and the global one (one query, usually)."""
+    user_generation = Subquery(
+        UserRevocation.objects.filter(user_key=key).values("generation")[:1]
+    )
+    found = (
+        GlobalRevocation.objects.using(using)
+        .filter(pk=GlobalRevocation.SINGLETON_PK)
+        .annotate(_jwtr_generation=user_generation)
+        .values_list("_jwtr_generation", "generation")
         .first()
     )
-    return value or 0
+    if found is None:  # no global row (a flushed database): the epoch is 0
+        value = (
+            UserRevocation.objects.using(using)
+            .filter(user_key=key)
+            .values_list("generation", flat=True)
+            .first()
+        )
+        return value or 0, 0
+    return found[0] or 0, found[1]
 
 
 def expiry(now: datetime, lifetime: timedelta) -> datetime:
@@ -399,7 +421,7 @@ def mint_pair(
 ) -> TokenPair:
     """Sign an access and a refresh token for ``session`` and record the refresh one."""
     user_id = user_id_claim_value(user)
-    refresh = _claims(user_id, REFRESH, session.sid, session.generation, now)
+    refresh = _claims(user_id, REFRESH, session.sid, session.generation, session.epoch, now)
     refresh_expires = expiry(now, jwt_revoke_settings.REFRESH_TOKEN_LIFETIME)
     OutstandingToken.objects.using(using).create(
         jti=refresh["jti"],
@@ -420,7 +442,11 @@ def mint_pair(
 
 def mint_access(user: Any, session: TokenSession, *, now: datetime) -> str:
     """Sign an access token of ``session`` (nothing is recorded for access tokens)."""
-    return encode(_claims(user_id_claim_value(user), ACCESS, session.sid, session.generation, now))
+    return encode(
+        _claims(
+            user_id_claim_value(user), ACCESS, session.sid, session.generation, session.epoch, now
+        )
+    )
 
 
 def issue_token_pair(user: Any, request: HttpRequest | None = None) -> TokenPair:
@@ -432,10 +458,12 @@ def issue_token_pair(user: Any, request: HttpRequest | None = None) -> TokenPair
     using = jwt_revoke_settings.database_alias(TokenSession)
     now = timezone.now()
     with transaction.atomic(using=using):
+        generation, epoch = current_generations(user_key(user), using)
         session = TokenSession.objects.using(using).create(
             sid=new_id(),
             user=user,
-            generation=current_generation(user_key(user), using),
+            generation=generation,
+            epoch=epoch,
             created_at=now,
             expires_at=expiry(now, jwt_revoke_settings.REFRESH_TOKEN_LIFETIME),
             **client_metadata(request),

@@ -135,7 +135,7 @@ def test_stale_reader_cannot_overwrite_a_revocation(cached, pair):
     stale = DatabaseStore.token_state(cached, token)  # the reader's database read
     assert not stale.revokes(token)
     revocation.revoke_session(pair.sid)  # committed, cache written through
-    _gen_key, sid_key, _jti_key = cached.keys(token)
+    _gen_key, sid_key, _jti_key, _epoch_key = cached.keys(token)
     assert cached.cache.add(sid_key, 1) is False  # what the late reader would do
     assert cached.token_state(token).revokes(token)
 
