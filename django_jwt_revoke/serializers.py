@@ -1,10 +1,21 @@
+"""Request bodies and response documents of the HTTP endpoints.
+
+No serializer here ever echoes a token back: tokens are write-only fields and
+their errors say what is wrong, never what was sent.
+"""
+
 from __future__ import annotations
 
 from typing import Any
 
+import jwt
 from django.contrib.auth import authenticate, get_user_model
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
+
+from .conf import jwt_revoke_settings
+from .models import TokenSession
+from .tokens import ValidatedToken, get_keys
 
 
 class TokenObtainSerializer(serializers.Serializer):
@@ -35,3 +46,92 @@ class TokenObtainSerializer(serializers.Serializer):
         if user is None or not getattr(user, "is_active", True):
             return {"user": None}
         return {"user": user}
+
+
+class TokenRefreshSerializer(serializers.Serializer):
+    """``{"refresh": "<refresh token>"}``."""
+
+    refresh = serializers.CharField(write_only=True, trim_whitespace=False)
+
+
+class LogoutSerializer(serializers.Serializer):
+    """An optional ``refresh`` (simplejwt clients send it); the session goes anyway."""
+
+    refresh = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, trim_whitespace=False
+    )
+
+
+class SessionSerializer(serializers.ModelSerializer):
+    """One login as its owner sees it; ``current`` marks the caller's own."""
+
+    id = serializers.CharField(source="sid", read_only=True)
+    current = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TokenSession
+        fields = ("id", "created_at", "expires_at", "user_agent", "ip", "current")
+        read_only_fields = fields
+
+    def get_current(self, session: TokenSession) -> bool:
+        return session.sid == self.context.get("current_sid")
+
+
+def oauth_token_parameter(data: Any) -> str | None:
+    """The ``token`` parameter of an RFC 7009/7662 request, or None if malformed.
+
+    Malformed: missing, empty, not a string, or sent more than once (RFC 6749
+    section 3.1). Client credentials and other parameters are not looked at.
+    """
+    if hasattr(data, "getlist"):
+        values = data.getlist("token")
+        if len(values) != 1:
+            return None
+        value = values[0]
+    elif isinstance(data, dict):
+        value = data.get("token")
+    else:
+        return None
+    if not isinstance(value, str) or not value:
+        return None
+    return value
+
+
+def introspection_response(token: ValidatedToken, user: Any) -> dict[str, Any]:
+    """An RFC 7662 section 2.2 answer for an active token: its claims plus members.
+
+    ``token_type`` is the token's own claim (``access`` or ``refresh``);
+    ``sub`` is the user id claim as a string when the token has no ``sub``.
+    """
+    answer: dict[str, Any] = dict(token.payload)
+    answer.setdefault("sub", str(token.payload[jwt_revoke_settings.USER_ID_CLAIM]))
+    answer["username"] = user.get_username()
+    answer["active"] = True
+    return answer
+
+
+# JWK members that would disclose private or secret key material (RFC 7518).
+_PRIVATE_JWK_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+
+
+def jwk_set() -> dict[str, Any] | None:
+    """The public verifying keys as an RFC 7517 JWK Set; None under HMAC.
+
+    The signing key comes first, then the ``VERIFYING_KEYS`` kept for
+    rotation, each with its ``kid``, ``alg`` and ``"use": "sig"``.
+    """
+    keys = get_keys()
+    if keys.algorithm.upper().startswith("HS"):
+        return None
+    algorithm = jwt.get_algorithm_by_name(keys.algorithm)
+    ordered = sorted(keys.verifying.items(), key=lambda item: item[0] != keys.signing_kid)
+    jwks = []
+    for kid, key in ordered:
+        jwk = {
+            name: value
+            for name, value in algorithm.to_jwk(key, as_dict=True).items()
+            if name not in _PRIVATE_JWK_MEMBERS
+        }
+        jwk.update(kid=kid, alg=keys.algorithm, use="sig")
+        jwks.append(jwk)
+    return {"keys": jwks}

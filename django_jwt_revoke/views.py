@@ -1,36 +1,109 @@
-"""HTTP endpoints. Views stay thin: each calls one function of revocation.py."""
+"""HTTP endpoints. Views stay thin: each calls one function of revocation.py.
+
+Every view:
+
+* names a throttle scope (``jwt_revoke_<name>``) that is rate-limited as soon
+  as the project gives it a rate in ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]``
+  (see ``throttling.py``), on top of the project's default throttles;
+* answers a database failure with 503 and ``Retry-After`` (the revocation
+  state could not be read or written: nothing was issued, retry later);
+* never echoes a token back, in an answer or an error.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from django.db import DatabaseError, transaction
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters
 from rest_framework import status
-from rest_framework.exceptions import AuthenticationFailed
-from rest_framework.permissions import AllowAny
+from rest_framework.exceptions import (
+    AuthenticationFailed,
+    NotFound,
+    ParseError,
+    UnsupportedMediaType,
+)
+from rest_framework.parsers import FormParser, JSONParser
+from rest_framework.permissions import AllowAny, IsAdminUser, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .serializers import TokenObtainSerializer
+from . import revocation
+from .authentication import _ERROR_ATTR, JWTAuthentication
+from .exceptions import InvalidToken, RevocationStateUnavailable
+from .models import Reason
+from .serializers import (
+    LogoutSerializer,
+    SessionSerializer,
+    TokenObtainSerializer,
+    TokenRefreshSerializer,
+    introspection_response,
+    jwk_set,
+    oauth_token_parameter,
+)
+from .throttling import ConfiguredScopeRateThrottle
 from .tokens import issue_token_pair
+
+logger = logging.getLogger("django_jwt_revoke")
 
 _sensitive = method_decorator(sensitive_post_parameters("password", "refresh", "token"), "dispatch")
 
+# Answers that carry tokens or claims must not be stored by caches (RFC 6749 section 5.1).
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+class JWTRevokeAPIView(APIView):
+    """What every endpoint of this app shares (see the module docstring)."""
+
+    #: The throttle scope; limited only when the project configures a rate for it.
+    jwt_revoke_throttle_scope: str | None = None
+
+    def get_throttles(self) -> list[Any]:
+        return [*super().get_throttles(), ConfiguredScopeRateThrottle()]
+
+    def get_authenticate_header(self, request: Request) -> str:
+        # Views that take the token in the body have no authenticator, and DRF
+        # would turn their 401 into a 403 without a challenge (RFC 7235).
+        return super().get_authenticate_header(request) or JWTAuthentication().authenticate_header(
+            request
+        )
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, DatabaseError):
+            logger.error("Database error in %s: answered 503.", type(self).__name__, exc_info=exc)
+            exc = RevocationStateUnavailable()
+        elif isinstance(exc, InvalidToken):
+            # Lets the challenge say error="invalid_token" with its description.
+            setattr(self.request, _ERROR_ATTR, exc)
+        return super().handle_exception(exc)
+
+
+def _oauth_token(request: Request) -> str | None:
+    """The ``token`` of an RFC 7009/7662 request; None when the request is malformed."""
+    try:
+        data = request.data
+    except (ParseError, UnsupportedMediaType):
+        return None
+    return oauth_token_parameter(data)
+
+
+def _invalid_request() -> Response:
+    return Response(
+        {"error": "invalid_request"}, status=status.HTTP_400_BAD_REQUEST, headers=_NO_STORE
+    )
+
 
 @_sensitive
-class TokenObtainView(APIView):
+class TokenObtainView(JWTRevokeAPIView):
     """POST username and password; answers a new session's token pair."""
 
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
-    throttle_scope = "jwt_revoke_obtain"
-
-    def get_authenticate_header(self, request: Request) -> str:
-        # Bad credentials are a 401 (RFC 7235 wants a challenge with it), not a 403.
-        return 'Bearer realm="api"'
+    jwt_revoke_throttle_scope = "jwt_revoke_obtain"
 
     def post(self, request: Request) -> Response:
         serializer = TokenObtainSerializer(data=request.data, context={"request": request})
@@ -44,4 +117,151 @@ class TokenObtainView(APIView):
                 }
             )
         pair = issue_token_pair(user, request=request._request)
-        return Response({"access": pair.access, "refresh": pair.refresh}, status=status.HTTP_200_OK)
+        return Response({"access": pair.access, "refresh": pair.refresh}, headers=_NO_STORE)
+
+
+@_sensitive
+@method_decorator(transaction.non_atomic_requests, "dispatch")
+class TokenRefreshView(JWTRevokeAPIView):
+    """POST a refresh token; answers the next pair of its session.
+
+    The old refresh token is retired. Presenting it again (or losing a race
+    for it) is a reuse: 401, and with ``REUSE_DETECTION`` its session ends.
+    Outside ``ATOMIC_REQUESTS``: a reuse revokes the session and then answers
+    401, and the error answer must not roll that revocation back.
+    """
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    jwt_revoke_throttle_scope = "jwt_revoke_refresh"
+
+    def post(self, request: Request) -> Response:
+        serializer = TokenRefreshSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        pair = revocation.rotate_refresh_token(
+            serializer.validated_data["refresh"], request=request._request
+        )
+        return Response({"access": pair.access, "refresh": pair.refresh}, headers=_NO_STORE)
+
+
+@_sensitive
+class LogoutView(JWTRevokeAPIView):
+    """POST with a Bearer access token: ends the caller's session (this login only)."""
+
+    authentication_classes = [JWTAuthentication]
+    permission_classes = [IsAuthenticated]
+    jwt_revoke_throttle_scope = "jwt_revoke_logout"
+
+    def post(self, request: Request) -> Response:
+        serializer = LogoutSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        revocation.logout(request.auth, serializer.validated_data.get("refresh"))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LogoutAllView(JWTRevokeAPIView):
+    """POST with a Bearer access token: revokes every token of the caller."""
+
+    authentication_classes = [JWTAuthentication]
+    permission_classes = [IsAuthenticated]
+    jwt_revoke_throttle_scope = "jwt_revoke_logout"
+
+    def post(self, request: Request) -> Response:
+        revocation.revoke_user_tokens(request.user, Reason.LOGOUT_ALL)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SessionListView(JWTRevokeAPIView):
+    """GET the caller's live sessions (a plain list, newest first)."""
+
+    authentication_classes = [JWTAuthentication]
+    permission_classes = [IsAuthenticated]
+    jwt_revoke_throttle_scope = "jwt_revoke_sessions"
+
+    def get(self, request: Request) -> Response:
+        sessions = revocation.live_sessions(request.user)
+        serializer = SessionSerializer(
+            sessions, many=True, context={"current_sid": request.auth.sid}
+        )
+        return Response(serializer.data)
+
+
+class SessionDetailView(JWTRevokeAPIView):
+    """DELETE one of the caller's sessions; another user's, or an unknown id, is 404."""
+
+    authentication_classes = [JWTAuthentication]
+    permission_classes = [IsAuthenticated]
+    jwt_revoke_throttle_scope = "jwt_revoke_sessions"
+
+    def delete(self, request: Request, sid: str) -> Response:
+        if not revocation.revoke_user_session(request.user, sid, Reason.LOGOUT):
+            raise NotFound({"detail": _("Session not found."), "code": "session_not_found"})
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@_sensitive
+class TokenRevokeView(JWTRevokeAPIView):
+    """RFC 7009 revocation: the token in the body is its own credential.
+
+    200 for every well-formed request, whether or not the token was valid,
+    known or already revoked (section 2.2), so the answer tells an attacker
+    nothing. Client credentials, if sent, are ignored: a token can only revoke
+    itself (and its session, when it is a refresh token).
+    """
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    parser_classes = [FormParser, JSONParser]
+    jwt_revoke_throttle_scope = "jwt_revoke_revoke"
+
+    def post(self, request: Request) -> Response:
+        raw = _oauth_token(request)
+        if raw is None:
+            return _invalid_request()
+        try:
+            revocation.revoke_token(raw, Reason.REVOKED)
+        except InvalidToken:
+            pass  # "invalid tokens do not cause an error response" (RFC 7009 section 2.2)
+        return Response(status=status.HTTP_200_OK)
+
+
+@_sensitive
+class TokenIntrospectView(JWTRevokeAPIView):
+    """RFC 7662 introspection, for staff users (Bearer access token).
+
+    ``{"active": false}`` and nothing else for a token that would be refused;
+    the claims plus ``active``, ``username`` and ``sub`` for one that would
+    be accepted.
+    """
+
+    authentication_classes = [JWTAuthentication]
+    permission_classes = [IsAdminUser]
+    parser_classes = [FormParser, JSONParser]
+    jwt_revoke_throttle_scope = "jwt_revoke_introspect"
+
+    def post(self, request: Request) -> Response:
+        raw = _oauth_token(request)
+        if raw is None:
+            return _invalid_request()
+        found = revocation.active_token(raw)
+        answer = {"active": False} if found is None else introspection_response(*found)
+        return Response(answer, headers=_NO_STORE)
+
+
+class JWKSView(JWTRevokeAPIView):
+    """GET the public verifying keys (RFC 7517 JWK Set); 404 under HMAC."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    jwt_revoke_throttle_scope = "jwt_revoke_jwks"
+
+    def get(self, request: Request) -> Response:
+        keys = jwk_set()
+        if keys is None:
+            raise NotFound(
+                {
+                    "detail": _("No public keys: tokens are signed with a shared secret."),
+                    "code": "jwks_unavailable",
+                }
+            )
+        return Response(keys)

@@ -1,0 +1,163 @@
+"""The whole flow over real HTTP: a live server, httpx, and Authlib's OAuth 2.0 client."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from authlib.integrations.httpx_client import OAuth2Client
+
+from tests.factories import PASSWORD, UserFactory
+
+
+class BearerAuth(httpx.Auth):
+    def __init__(self, access: str) -> None:
+        self.access = access
+
+    def auth_flow(self, request):
+        request.headers["Authorization"] = f"Bearer {self.access}"
+        yield request
+
+
+@pytest.fixture
+def http(live_server):
+    with httpx.Client(base_url=live_server.url, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+def api(live_server):
+    return f"{live_server.url}/api/auth/"
+
+
+@pytest.fixture
+def oauth():
+    # A confidential client: Authlib sends HTTP Basic credentials, which the
+    # endpoints must ignore (revoke) or not need (introspect: Bearer staff).
+    with OAuth2Client(client_id="some-app", client_secret="not-checked") as client:
+        yield client
+
+
+def login(http, user, agent="pytest"):
+    response = http.post(
+        "/api/auth/token/",
+        json={"username": user.get_username(), "password": PASSWORD},
+        headers={"User-Agent": agent},
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def me(http, access):
+    return http.get("/api/me/", headers={"Authorization": f"Bearer {access}"}).status_code
+
+
+def refresh(http, token):
+    return http.post("/api/auth/token/refresh/", json={"refresh": token})
+
+
+def test_login_refresh_reuse_sessions_logout(http):
+    user = UserFactory()
+    bad = http.post("/api/auth/token/", json={"username": user.get_username(), "password": "wrong"})
+    assert bad.status_code == 401
+
+    first = login(http, user, "Phone")
+    assert me(http, first["access"]) == 200
+
+    # rotation: the new pair works, the old refresh token is retired
+    rotated = refresh(http, first["refresh"])
+    assert rotated.status_code == 200
+    second = rotated.json()
+    assert me(http, second["access"]) == 200
+
+    # replaying the retired refresh token ends the whole session
+    replay = refresh(http, first["refresh"])
+    assert replay.status_code == 401
+    assert replay.json()["code"] == "token_revoked"
+    assert me(http, second["access"]) == 401
+    assert refresh(http, second["refresh"]).status_code == 401
+
+    # two fresh logins; the sessions list shows both, marks the caller's
+    laptop = login(http, user, "Laptop")
+    tablet = login(http, user, "Tablet")
+    auth = {"Authorization": f"Bearer {laptop['access']}"}
+    sessions = http.get("/api/auth/sessions/", headers=auth).json()
+    assert [(s["user_agent"], s["current"]) for s in sessions] == [
+        ("Tablet", False),
+        ("Laptop", True),
+    ]
+    assert sessions[0]["ip"] == "127.0.0.1"
+
+    # ending the tablet's session from the laptop
+    tablet_id = sessions[0]["id"]
+    assert http.delete(f"/api/auth/sessions/{tablet_id}/", headers=auth).status_code == 204
+    assert me(http, tablet["access"]) == 401
+    assert me(http, laptop["access"]) == 200
+
+    # logout ends this login only; logout-all ends every one
+    desk = login(http, user, "Desk")
+    assert http.post("/api/auth/logout/", headers=auth).status_code == 204
+    assert me(http, laptop["access"]) == 401
+    assert refresh(http, laptop["refresh"]).status_code == 401
+    assert me(http, desk["access"]) == 200
+    phone = login(http, user, "Phone")
+    desk_auth = {"Authorization": f"Bearer {desk['access']}"}
+    assert http.post("/api/auth/logout-all/", headers=desk_auth).status_code == 204
+    assert me(http, desk["access"]) == 401
+    assert me(http, phone["access"]) == 401
+    assert refresh(http, phone["refresh"]).status_code == 401
+
+
+def test_rfc7009_revocation_with_authlib(http, api, oauth):
+    user = UserFactory()
+    pair = login(http, user)
+
+    response = oauth.revoke_token(
+        f"{api}revoke/", token=pair["refresh"], token_type_hint="refresh_token"
+    )
+
+    assert response.status_code == 200
+    assert refresh(http, pair["refresh"]).status_code == 401
+    assert me(http, pair["access"]) == 401
+    # again, and with nonsense: still 200
+    assert oauth.revoke_token(f"{api}revoke/", token=pair["refresh"]).status_code == 200
+    assert oauth.revoke_token(f"{api}revoke/", token="nonsense").status_code == 200
+
+
+def test_rfc7009_access_token_leaves_the_session(http, api, oauth):
+    pair = login(http, UserFactory())
+    assert oauth.revoke_token(f"{api}revoke/", token=pair["access"]).status_code == 200
+    assert me(http, pair["access"]) == 401
+    assert refresh(http, pair["refresh"]).status_code == 200
+
+
+def test_rfc7662_introspection_with_authlib(http, api, oauth):
+    user = UserFactory()
+    staff = login(http, UserFactory(is_staff=True))
+    pair = login(http, user)
+    as_staff = BearerAuth(staff["access"])
+
+    active = oauth.introspect_token(f"{api}introspect/", token=pair["access"], auth=as_staff)
+    assert active.status_code == 200
+    body = active.json()
+    assert body["active"] is True
+    assert body["username"] == user.get_username()
+    assert body["token_type"] == "access"
+    assert pair["access"] not in active.text
+
+    # Authlib's own client credentials (HTTP Basic) do not make a caller staff
+    assert oauth.introspect_token(f"{api}introspect/", token=pair["access"]).status_code == 401
+    as_user = BearerAuth(pair["access"])
+    assert (
+        oauth.introspect_token(f"{api}introspect/", token=pair["access"], auth=as_user).status_code
+        == 403
+    )
+
+    oauth.revoke_token(f"{api}revoke/", token=pair["refresh"])
+    for token in (pair["access"], pair["refresh"], "nonsense"):
+        gone = oauth.introspect_token(f"{api}introspect/", token=token, auth=as_staff)
+        assert gone.status_code == 200
+        assert gone.json() == {"active": False}
+
+
+def test_jwks_under_hmac_is_404(http):
+    assert http.get("/api/auth/jwks/").status_code == 404
