@@ -74,16 +74,8 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warni
         )
     elif algorithm.startswith("HS"):
         key = value["SIGNING_KEY"] if value["SIGNING_KEY"] is not None else settings.SECRET_KEY
-        raw = key.encode() if isinstance(key, str) else key
-        if not isinstance(raw, bytes) or len(raw) < HMAC_MIN_KEY_BYTES:
-            errors.append(
-                _error(
-                    4,
-                    f"The HMAC signing key is shorter than {HMAC_MIN_KEY_BYTES} bytes.",
-                    "Anyone who guesses it can mint tokens. Use a long random secret "
-                    "(SIGNING_KEY, or SECRET_KEY when SIGNING_KEY is unset).",
-                )
-            )
+        errors.extend(_check_hmac_key(algorithm, key, "signing key"))
+        errors.extend(_check_verifying_keys(algorithm, value["VERIFYING_KEYS"]))
     else:
         try:
             import cryptography  # noqa: F401
@@ -92,9 +84,12 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warni
                 _error(
                     9,
                     f"{SETTINGS_NAME}['ALGORITHM'] {algorithm} needs the 'cryptography' package.",
-                    'Install django-jwt-revoke[crypto].',
+                    "Install django-jwt-revoke[crypto].",
                 )
             )
+        else:
+            errors.extend(_check_asymmetric_signing_key(algorithm, value["SIGNING_KEY"]))
+            errors.extend(_check_verifying_keys(algorithm, value["VERIFYING_KEYS"]))
     for name in ("ACCESS_TOKEN_LIFETIME", "REFRESH_TOKEN_LIFETIME"):
         if not _positive_timedelta(value[name]):
             errors.append(
@@ -176,6 +171,104 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warni
                 'For example ("Bearer",).',
             )
         )
+    return errors
+
+
+def _hmac_min_bytes(algorithm: str) -> int:
+    """RFC 7518 3.2: a key at least as long as the hash output."""
+    return max(HMAC_MIN_KEY_BYTES, int(algorithm[2:]) // 8)
+
+
+def _check_hmac_key(algorithm: str, key: Any, what: str) -> list[Error]:
+    raw = key.encode() if isinstance(key, str) else key
+    if isinstance(raw, bytes) and raw.lstrip().startswith(b"-----BEGIN"):
+        # PyJWT refuses it too, at request time: say so now.
+        return [
+            _error(
+                13,
+                f"The HMAC {what} is a PEM key: {algorithm} takes a shared secret.",
+                "An RSA or EC key belongs with RS256/ES256; used as an HMAC secret, a public "
+                "key would let anyone who has it mint tokens.",
+            )
+        ]
+    minimum = _hmac_min_bytes(algorithm)
+    if not isinstance(raw, bytes) or len(raw) < minimum:
+        return [
+            _error(
+                4,
+                f"The HMAC {what} is shorter than {minimum} bytes.",
+                "Anyone who guesses it can mint tokens. Use a long random secret "
+                "(SIGNING_KEY, or SECRET_KEY when SIGNING_KEY is unset).",
+            )
+        ]
+    return []
+
+
+def _prepare(algorithm: str, key: Any) -> Any:
+    import jwt
+
+    return jwt.get_algorithm_by_name(algorithm).prepare_key(key)
+
+
+def _check_asymmetric_signing_key(algorithm: str, key: Any) -> list[Error]:
+    hint = (
+        f"{algorithm} signs with a private key in PEM format; set SIGNING_KEY to it "
+        "(SECRET_KEY is not a key for it)."
+    )
+    if key is None:
+        return [_error(13, f"{SETTINGS_NAME}['SIGNING_KEY'] is required for {algorithm}.", hint)]
+    try:
+        prepared = _prepare(algorithm, key)
+    except Exception:  # any parse failure: never echo the key itself
+        return [
+            _error(13, f"{SETTINGS_NAME}['SIGNING_KEY'] is not a key for {algorithm}.", hint)
+        ]
+    if not hasattr(prepared, "public_key"):
+        return [
+            _error(
+                13,
+                f"{SETTINGS_NAME}['SIGNING_KEY'] is a public key; {algorithm} signs with a "
+                "private key.",
+                hint,
+            )
+        ]
+    return []
+
+
+def _check_verifying_keys(algorithm: str, keys: Any) -> list[Error]:
+    if not isinstance(keys, dict):
+        return [
+            _error(
+                14,
+                f"{SETTINGS_NAME}['VERIFYING_KEYS'] must be a dict of key id to key.",
+                'For example {"2025-01": "<the retired key>"}.',
+            )
+        ]
+    errors: list[Error] = []
+    for kid, key in keys.items():
+        if not isinstance(kid, str) or not kid:
+            errors.append(
+                _error(
+                    14,
+                    f"{SETTINGS_NAME}['VERIFYING_KEYS'] has a key id that is not a string: "
+                    f"{kid!r}.",
+                    "Key ids are the 'kid' header values tokens carry.",
+                )
+            )
+            continue
+        if algorithm.startswith("HS"):
+            errors.extend(_check_hmac_key(algorithm, key, f"verifying key {kid!r}"))
+            continue
+        try:
+            _prepare(algorithm, key)
+        except Exception:
+            errors.append(
+                _error(
+                    14,
+                    f"{SETTINGS_NAME}['VERIFYING_KEYS'][{kid!r}] is not a key for {algorithm}.",
+                    "Give the PEM public (or private) key of the same type as SIGNING_KEY.",
+                )
+            )
     return errors
 
 

@@ -176,3 +176,87 @@ def test_manage_py_check_reports_instead_of_crashing():
     with override_settings(JWT_REVOKE={"ALGORITHM": "none"}):
         with pytest.raises(SystemCheckError, match="django_jwt_revoke.E003"):
             call_command("check")
+
+
+def _pem_pair(kind):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+    key = {
+        "rsa": lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048),
+        "ec": lambda: ec.generate_private_key(ec.SECP256R1()),
+        "ed25519": ed25519.Ed25519PrivateKey.generate,
+    }[kind]()
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+    return private, public
+
+
+@pytest.mark.parametrize("alg,kind", [("RS256", "rsa"), ("ES256", "ec"), ("EdDSA", "ed25519")])
+def test_matching_asymmetric_keys_pass(alg, kind):
+    private, public = _pem_pair(kind)
+    _other_private, other_public = _pem_pair(kind)
+    assert run(ALGORITHM=alg, SIGNING_KEY=private, VERIFYING_KEYS={"old": other_public}) == []
+
+
+@pytest.mark.parametrize("alg,kind", [("RS256", "ec"), ("ES256", "rsa"), ("EdDSA", "rsa")])
+def test_mismatched_key_type(alg, kind):
+    private, _public = _pem_pair(kind)
+    assert run(ALGORITHM=alg, SIGNING_KEY=private) == [
+        Error(
+            f"JWT_REVOKE['SIGNING_KEY'] is not a key for {alg}.",
+            hint=f"{alg} signs with a private key in PEM format; set SIGNING_KEY to it "
+            "(SECRET_KEY is not a key for it).",
+            id="django_jwt_revoke.E013",
+        )
+    ]
+
+
+def test_asymmetric_algorithm_with_secret_key_default():
+    [error] = run(ALGORITHM="RS256")
+    assert error.id == "django_jwt_revoke.E013"
+    assert error.msg == "JWT_REVOKE['SIGNING_KEY'] is required for RS256."
+
+
+def test_public_key_cannot_sign():
+    _private, public = _pem_pair("rsa")
+    [error] = run(ALGORITHM="RS256", SIGNING_KEY=public)
+    assert error.msg == "JWT_REVOKE['SIGNING_KEY'] is a public key; RS256 signs with a private key."
+
+
+def test_pem_key_as_hmac_secret_is_refused():
+    _private, public = _pem_pair("rsa")
+    [error] = run(ALGORITHM="HS256", SIGNING_KEY=public)
+    assert error.id == "django_jwt_revoke.E013"
+    assert error.msg == "The HMAC signing key is a PEM key: HS256 takes a shared secret."
+    assert public not in error.msg + error.hint  # never echo a key
+
+
+@pytest.mark.parametrize("alg,minimum", [("HS256", 32), ("HS384", 48), ("HS512", 64)])
+def test_hmac_key_length_follows_the_hash(alg, minimum):
+    assert run(ALGORITHM=alg, SIGNING_KEY="k" * minimum) == []
+    [error] = run(ALGORITHM=alg, SIGNING_KEY="k" * (minimum - 1))
+    assert (error.id, error.msg) == (
+        "django_jwt_revoke.E004",
+        f"The HMAC signing key is shorter than {minimum} bytes.",
+    )
+
+
+def test_weak_or_mistyped_verifying_keys():
+    errors = run(SIGNING_KEY=LONG_KEY, VERIFYING_KEYS={"old": "short", 5: LONG_KEY})
+    assert [(e.id, e.msg) for e in errors] == [
+        ("django_jwt_revoke.E004", "The HMAC verifying key 'old' is shorter than 32 bytes."),
+        (
+            "django_jwt_revoke.E014",
+            "JWT_REVOKE['VERIFYING_KEYS'] has a key id that is not a string: 5.",
+        ),
+    ]
+    private, _ = _pem_pair("rsa")
+    [error] = run(ALGORITHM="RS256", SIGNING_KEY=private, VERIFYING_KEYS={"old": "not a pem"})
+    assert error.msg == "JWT_REVOKE['VERIFYING_KEYS']['old'] is not a key for RS256."
+    [error] = run(SIGNING_KEY=LONG_KEY, VERIFYING_KEYS=["k"])
+    assert error.id == "django_jwt_revoke.E014"
