@@ -48,10 +48,10 @@ def test_valid_access_token_authenticates(get_me, user, pair, path):
 
 
 def test_request_auth_exposes_validated_claims(api_client, user, pair):
+    from rest_framework.request import Request
     from rest_framework.test import APIRequestFactory
 
     from django_jwt_revoke.authentication import JWTAuthentication
-    from rest_framework.request import Request
 
     request = Request(APIRequestFactory().get(ME, HTTP_AUTHORIZATION=f"Bearer {pair.access}"))
     got_user, token = JWTAuthentication().authenticate(request)
@@ -99,9 +99,10 @@ def test_expired_token(get_me, pair, path):
 
 
 def test_leeway_accepts_slightly_expired_token(get_me, pair):
-    with override_settings(
-        JWT_REVOKE={"LEEWAY": timedelta(seconds=30)}
-    ), time_machine.travel(timezone.now() + timedelta(minutes=5, seconds=10)):
+    with (
+        override_settings(JWT_REVOKE={"LEEWAY": timedelta(seconds=30)}),
+        time_machine.travel(timezone.now() + timedelta(minutes=5, seconds=10)),
+    ):
         assert get_me(pair.access).status_code == 200
 
 

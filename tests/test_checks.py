@@ -9,6 +9,7 @@ from django.core.management.base import SystemCheckError
 from django.test import override_settings
 
 from django_jwt_revoke.checks import check_settings
+from tests.keys import pem_pair
 
 LONG_KEY = "k" * 40
 
@@ -98,7 +99,9 @@ def test_refresh_shorter_than_access():
 
 
 def test_cache_alias_not_configured():
-    with override_settings(CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}):
+    with override_settings(
+        CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    ):
         assert run(CACHE_ALIAS="revocation") == [
             Error(
                 "JWT_REVOKE['CACHE_ALIAS'] 'revocation' is not in CACHES.",
@@ -110,7 +113,10 @@ def test_cache_alias_not_configured():
 
 @pytest.mark.parametrize(
     "backend",
-    ["django.core.cache.backends.locmem.LocMemCache", "django.core.cache.backends.dummy.DummyCache"],
+    [
+        "django.core.cache.backends.locmem.LocMemCache",
+        "django.core.cache.backends.dummy.DummyCache",
+    ],
 )
 def test_per_process_cache_warns_without_debug(backend):
     caches = {"default": {"BACKEND": backend}}
@@ -131,7 +137,12 @@ def test_per_process_cache_warns_without_debug(backend):
 
 
 def test_shared_cache_does_not_warn():
-    caches = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:6379/15"}}
+    caches = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:6379/15",
+        }
+    }
     with override_settings(CACHES=caches):
         assert run(CACHE_ALIAS="default") == []
 
@@ -174,38 +185,20 @@ def test_bad_header_types(value):
 
 def test_manage_py_check_reports_instead_of_crashing():
     with override_settings(JWT_REVOKE={"ALGORITHM": "none"}):
-        with pytest.raises(SystemCheckError, match="django_jwt_revoke.E003"):
+        with pytest.raises(SystemCheckError, match=r"django_jwt_revoke\.E003"):
             call_command("check")
-
-
-def _pem_pair(kind):
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-
-    key = {
-        "rsa": lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048),
-        "ec": lambda: ec.generate_private_key(ec.SECP256R1()),
-        "ed25519": ed25519.Ed25519PrivateKey.generate,
-    }[kind]()
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
-    return private, public
 
 
 @pytest.mark.parametrize("alg,kind", [("RS256", "rsa"), ("ES256", "ec"), ("EdDSA", "ed25519")])
 def test_matching_asymmetric_keys_pass(alg, kind):
-    private, public = _pem_pair(kind)
-    _other_private, other_public = _pem_pair(kind)
+    private, _public = pem_pair(kind)
+    _other_private, other_public = pem_pair(kind)
     assert run(ALGORITHM=alg, SIGNING_KEY=private, VERIFYING_KEYS={"old": other_public}) == []
 
 
 @pytest.mark.parametrize("alg,kind", [("RS256", "ec"), ("ES256", "rsa"), ("EdDSA", "rsa")])
 def test_mismatched_key_type(alg, kind):
-    private, _public = _pem_pair(kind)
+    private, _public = pem_pair(kind)
     assert run(ALGORITHM=alg, SIGNING_KEY=private) == [
         Error(
             f"JWT_REVOKE['SIGNING_KEY'] is not a key for {alg}.",
@@ -223,13 +216,13 @@ def test_asymmetric_algorithm_with_secret_key_default():
 
 
 def test_public_key_cannot_sign():
-    _private, public = _pem_pair("rsa")
+    _private, public = pem_pair("rsa")
     [error] = run(ALGORITHM="RS256", SIGNING_KEY=public)
     assert error.msg == "JWT_REVOKE['SIGNING_KEY'] is a public key; RS256 signs with a private key."
 
 
 def test_pem_key_as_hmac_secret_is_refused():
-    _private, public = _pem_pair("rsa")
+    _private, public = pem_pair("rsa")
     [error] = run(ALGORITHM="HS256", SIGNING_KEY=public)
     assert error.id == "django_jwt_revoke.E013"
     assert error.msg == "The HMAC signing key is a PEM key: HS256 takes a shared secret."
@@ -255,7 +248,7 @@ def test_weak_or_mistyped_verifying_keys():
             "JWT_REVOKE['VERIFYING_KEYS'] has a key id that is not a string: 5.",
         ),
     ]
-    private, _ = _pem_pair("rsa")
+    private, _ = pem_pair("rsa")
     [error] = run(ALGORITHM="RS256", SIGNING_KEY=private, VERIFYING_KEYS={"old": "not a pem"})
     assert error.msg == "JWT_REVOKE['VERIFYING_KEYS']['old'] is not a key for RS256."
     [error] = run(SIGNING_KEY=LONG_KEY, VERIFYING_KEYS=["k"])

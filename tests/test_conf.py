@@ -41,7 +41,7 @@ def test_leeway_in_seconds_is_accepted():
 
 def test_unknown_attribute_raises():
     with pytest.raises(AttributeError, match="Invalid JWT_REVOKE setting: 'ALGORITM'"):
-        jwt_revoke_settings.ALGORITM  # noqa: B018
+        jwt_revoke_settings.ALGORITM
 
 
 def test_every_default_is_readable():

@@ -7,11 +7,14 @@ import json
 import jwt
 import pytest
 from django.test import override_settings
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from django_jwt_revoke.conf import jwt_revoke_settings
 from django_jwt_revoke.tokens import issue_token_pair
 from tests.factories import UserFactory
+from tests.keys import pem_pair
 
 pytestmark = pytest.mark.django_db
 
@@ -84,21 +87,15 @@ def probe(api_client, staff):
 
 @pytest.mark.parametrize("alg", ["none", "None", "NONE", "nOnE"])
 def test_unsigned_tokens_in_any_spelling(probe, pair, alg):
-    probe(raw_jwt({"alg": alg, "typ": "JWT"}, claims(pair.access), b""), expect_code="token_invalid")
+    probe(
+        raw_jwt({"alg": alg, "typ": "JWT"}, claims(pair.access), b""), expect_code="token_invalid"
+    )
     probe(raw_jwt({"alg": alg}, claims(pair.access), b"")[:-1], expect_code="token_invalid")
 
 
 def test_algorithm_confusion_with_public_key(probe, user):
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    private, public_pem = pem_pair("rsa")
+    public = public_pem.encode()
     with override_settings(JWT_REVOKE={"ALGORITHM": "RS256", "SIGNING_KEY": private}):
         payload = claims(issue_token_pair(user).access)
         import hashlib
@@ -254,7 +251,9 @@ def test_oversized_token_refused_before_decoding(probe, pair):
 _HS = HealthCheck
 token_text = st.one_of(
     st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=300),
-    st.lists(st.text("abcdefABCDEF0123456789-_", max_size=60), min_size=1, max_size=6).map(".".join),
+    st.lists(st.text("abcdefABCDEF0123456789-_", max_size=60), min_size=1, max_size=6).map(
+        ".".join
+    ),
 )
 
 

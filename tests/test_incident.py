@@ -79,7 +79,7 @@ def test_command_noinput(get_me, everyone):
 
 def test_command_asks_first_and_cancels_on_anything_but_yes(get_me, everyone):
     with mock.patch("builtins.input", return_value="no"):
-        with pytest.raises(CommandError, match="Cancelled: nothing was revoked."):
+        with pytest.raises(CommandError, match=r"Cancelled: nothing was revoked\."):
             call_command("revoke_all_tokens", stdout=StringIO())
     assert get_me(everyone[0].access).status_code == 200
     with mock.patch("builtins.input", return_value="yes") as asked:

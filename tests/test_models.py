@@ -14,7 +14,7 @@ def all_stored_text():
     with connection.cursor() as cursor:
         for model in apps.get_models():
             table = model._meta.db_table
-            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")  # noqa: S608
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")
             for row in cursor.fetchall():
                 for value in row:
                     if value is not None:
@@ -29,7 +29,14 @@ def test_no_raw_token_in_any_table_after_a_flow(user, rf):
     revocation.revoke_token(second.refresh)
     third = issue_token_pair(user)
     revocation.revoke_user_tokens(user)
-    tokens = [first.access, first.refresh, second.access, second.refresh, third.access, third.refresh]
+    tokens = [
+        first.access,
+        first.refresh,
+        second.access,
+        second.refresh,
+        third.access,
+        third.refresh,
+    ]
     # the signature part is what makes a token usable: it must appear nowhere
     signatures = [t.rsplit(".", 1)[1] for t in tokens]
     seen = 0
@@ -66,7 +73,11 @@ def test_no_raw_token_in_logs_or_signals(user, api_client, caplog):
         api_client.post("/api/auth/revoke/", {"token": rotated.refresh}, format="json")
         revocation.revoke_user_tokens(user)
     finally:
-        for sig in (signals.token_revoked, signals.user_tokens_revoked, signals.refresh_token_reused):
+        for sig in (
+            signals.token_revoked,
+            signals.user_tokens_revoked,
+            signals.refresh_token_reused,
+        ):
             sig.disconnect(record)
     assert sent, "the flow sent no signal"
     logged = "\n".join(r.getMessage() + repr(r.args) for r in caplog.records)

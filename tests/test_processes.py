@@ -39,7 +39,10 @@ def shared_redis(settings):
     """This process uses the servers' cache too, for revocations made here."""
     settings.CACHES = {
         **settings.CACHES,
-        "revocation": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL},
+        "revocation": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+        },
     }
     settings.JWT_REVOKE = {**settings.JWT_REVOKE, "CACHE_ALIAS": "revocation"}
     from django.core.cache import caches
@@ -52,7 +55,9 @@ def shared_redis(settings):
 @pytest.fixture
 def servers(shared_redis, settings):
     if connection.vendor != "postgresql":
-        pytest.skip("needs a database shared between processes: run with JWT_REVOKE_TEST_DB=postgres")
+        pytest.skip(
+            "needs a database shared between processes: run with JWT_REVOKE_TEST_DB=postgres"
+        )
     db = connection.settings_dict
     env = {
         **{k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"},
@@ -137,7 +142,9 @@ def test_logout_through_one_process_is_refused_by_the_other(servers):
     user = make_user()
     mine, other_login = login(a, user.username), login(b, user.username)
     assert_works_everywhere(servers, mine["access"])  # both caches now warm
-    response = httpx.post(a + "/api/auth/logout/", headers={"Authorization": f"Bearer {mine['access']}"})
+    response = httpx.post(
+        a + "/api/auth/logout/", headers={"Authorization": f"Bearer {mine['access']}"}
+    )
     assert response.status_code == 204
     assert_refused_everywhere(servers, mine["access"])
     assert_works_everywhere(servers, other_login["access"])  # another login lives on
@@ -149,7 +156,9 @@ def test_logout_all_through_one_process_is_refused_by_the_other(servers):
     first, second = login(a, user.username), login(b, user.username)
     assert_works_everywhere(servers, first["access"])
     assert_works_everywhere(servers, second["access"])
-    response = httpx.post(b + "/api/auth/logout-all/", headers={"Authorization": f"Bearer {second['access']}"})
+    response = httpx.post(
+        b + "/api/auth/logout-all/", headers={"Authorization": f"Bearer {second['access']}"}
+    )
     assert response.status_code == 204
     assert_refused_everywhere(servers, first["access"])
     assert_refused_everywhere(servers, second["access"])

@@ -212,6 +212,9 @@ def test_database_error_mid_rotation_issues_nothing(user, pair):
     with connection.execute_wrapper(fail_on_insert), pytest.raises(DatabaseError):
         revocation.rotate_refresh_token(pair.refresh)
     assert OutstandingToken.objects.count() == before
-    assert OutstandingToken.objects.get(jti=decode_token(pair.refresh, token_type=None).jti).rotated_at is None
+    assert (
+        OutstandingToken.objects.get(jti=decode_token(pair.refresh, token_type=None).jti).rotated_at
+        is None
+    )
     # the old token still works
     assert revocation.rotate_refresh_token(pair.refresh).sid == pair.sid

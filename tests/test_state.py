@@ -89,7 +89,10 @@ def test_database_down_with_nothing_cached_refuses(store, pair):
 
 @pytest.fixture
 def cached(settings):
-    settings.JWT_REVOKE = {**settings.JWT_REVOKE, "CACHE_ALIAS": settings.JWT_REVOKE.get("CACHE_ALIAS") or "default"}
+    settings.JWT_REVOKE = {
+        **settings.JWT_REVOKE,
+        "CACHE_ALIAS": settings.JWT_REVOKE.get("CACHE_ALIAS") or "default",
+    }
     store = get_store()
     assert isinstance(store, CachedStore)
     return store
@@ -178,9 +181,7 @@ def test_token_user_requests_with_unreachable_cache_and_database_answer_503(
     settings.CACHES = {**settings.CACHES, "broken": UNREACHABLE}
     settings.JWT_REVOKE = {**settings.JWT_REVOKE, "CACHE_ALIAS": "broken"}
     with connection.execute_wrapper(_broken_database):
-        response = api_client.get(
-            "/api/token-user-me/", HTTP_AUTHORIZATION=f"Bearer {pair.access}"
-        )
+        response = api_client.get("/api/token-user-me/", HTTP_AUTHORIZATION=f"Bearer {pair.access}")
     assert response.status_code == 503
     assert response["Retry-After"] == "1"
 

@@ -9,6 +9,7 @@ from django_jwt_revoke.exceptions import InvalidToken
 from django_jwt_revoke.models import OutstandingToken, TokenSession
 from django_jwt_revoke.tokens import ACCESS, REFRESH, decode_token, issue_token_pair
 from tests.factories import UserFactory
+from tests.keys import pem_pair
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +33,9 @@ def test_pair_claims(user):
 
 def test_ids_are_random(user):
     pairs = [issue_token_pair(user) for _ in range(20)]
-    jtis = {unverified(p.access)["jti"] for p in pairs} | {unverified(p.refresh)["jti"] for p in pairs}
+    jtis = {unverified(p.access)["jti"] for p in pairs} | {
+        unverified(p.refresh)["jti"] for p in pairs
+    }
     assert len(jtis) == 40
     assert len({p.sid for p in pairs}) == 20
 
@@ -84,23 +87,9 @@ def test_invalid_token_error_shape():
         InvalidToken("no_such_code")
 
 
-def _rsa_pem():
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
-    return private, public
-
-
 def test_rs256_round_trip_and_kid_rotation(user):
-    old_private, old_public = _rsa_pem()
-    new_private, _ = _rsa_pem()
+    old_private, old_public = pem_pair()
+    new_private, _ = pem_pair()
     with override_settings(JWT_REVOKE={"ALGORITHM": "RS256", "SIGNING_KEY": old_private}):
         old_pair = issue_token_pair(user)
         assert decode_token(old_pair.access).sid == old_pair.sid
@@ -133,19 +122,21 @@ def test_rs256_round_trip_and_kid_rotation(user):
 
 def test_hmac_with_public_key_as_secret_is_refused(user):
     """Algorithm confusion: an attacker signs HS256 with the server's public key."""
-    private, public = _rsa_pem()
+    private, public = pem_pair()
     with override_settings(JWT_REVOKE={"ALGORITHM": "RS256", "SIGNING_KEY": private}):
         payload = unverified(issue_token_pair(user).access)
+        import base64
         import hashlib
         import hmac
-        import base64
         import json
 
         def b64(data):
             return base64.urlsafe_b64encode(data).rstrip(b"=")
 
-        signing_input = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode()) + b"." + b64(
-            json.dumps(payload).encode()
+        signing_input = (
+            b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+            + b"."
+            + b64(json.dumps(payload).encode())
         )
         signature = hmac.new(public.encode(), signing_input, hashlib.sha256).digest()
         forged = (signing_input + b"." + b64(signature)).decode()

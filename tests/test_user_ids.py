@@ -33,7 +33,7 @@ def person():
 def spellings(value):
     """Other ways to write the same id, as a client or another issuer might."""
     if isinstance(value, uuid.UUID):
-        return [str(value).upper(), value.hex, "{%s}" % value, f"urn:uuid:{value}"]
+        return [str(value).upper(), value.hex, f"{{{value}}}", f"urn:uuid:{value}"]
     return []
 
 

@@ -9,7 +9,11 @@ class MeView(APIView):
 
     def get(self, request):
         return Response(
-            {"id": request.user.pk, "username": request.user.get_username(), "jti": request.auth.jti}
+            {
+                "id": request.user.pk,
+                "username": request.user.get_username(),
+                "jti": request.auth.jti,
+            }
         )
 
 
