@@ -10,3 +10,12 @@ class JWTRevokeConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks, receivers  # noqa: F401  (registers checks and signal handlers)
+
+        # drf-spectacular is optional (the [openapi] extra). Its extensions
+        # register themselves when imported, and its documentation asks for
+        # the import in ready(), once settings are set up.
+        try:
+            import drf_spectacular  # noqa: F401
+        except ImportError:
+            return
+        from . import openapi  # noqa: F401

@@ -1,0 +1,492 @@
+"""The OpenAPI 3 description of this app, for drf-spectacular (the ``[openapi]`` extra).
+
+``AppConfig.ready()`` imports this module only when drf-spectacular is
+installed, which is where drf-spectacular's documentation asks apps to load
+their extensions; nothing else in the package imports drf-spectacular.
+Importing it registers:
+
+* the ``jwtAuth`` security scheme (HTTP bearer, ``bearerFormat: JWT``) for
+  ``JWTAuthentication``, ``JWTTokenUserAuthentication`` and their subclasses,
+  so that any view protected by them shows it;
+* a description of every endpoint of ``views.py``: request body, and the
+  answer of each status code. ``views.py`` carries no schema code: each view
+  extension hands drf-spectacular an annotated subclass of the view, used
+  for the schema only.
+
+Component names avoid the generic ones (``Session``, ``TokenRefresh``) that
+a project or djangorestframework-simplejwt may already use in the same schema.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.drainage import set_override
+from drf_spectacular.extensions import (
+    OpenApiAuthenticationExtension,
+    OpenApiSerializerExtension,
+    OpenApiViewExtension,
+)
+from drf_spectacular.plumbing import build_bearer_security_scheme_object
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import serializers
+
+from .conf import jwt_revoke_settings
+from .serializers import (
+    LogoutSerializer,
+    SessionSerializer,
+    TokenObtainSerializer,
+    TokenRefreshSerializer,
+)
+
+SECURITY_SCHEME_NAME = "jwtAuth"
+
+
+# Authentication ------------------------------------------------------------
+
+
+class JWTAuthenticationScheme(OpenApiAuthenticationExtension):
+    """``Authorization: Bearer <access token>``.
+
+    One scheme whichever class checks the token: a client holds one access
+    token for all of them (and Swagger UI asks for it once).
+    """
+
+    target_class = "django_jwt_revoke.authentication.JWTAuthentication"
+    match_subclasses = True
+    name = SECURITY_SCHEME_NAME
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        # drf-spectacular warns when one scheme name comes from two classes
+        # (say JWTAuthentication on some views, JWTTokenUserAuthentication on
+        # others); here that is intended: they share the header and format.
+        set_override(type(self.target), "suppress_collision_warning", True)
+        # OpenAPI has room for one prefix: the first accepted header type.
+        return build_bearer_security_scheme_object(
+            header_name="HTTP_AUTHORIZATION",
+            token_prefix=jwt_revoke_settings.AUTH_HEADER_TYPES[0],
+            bearer_format="JWT",
+        )
+
+
+class JWTTokenUserAuthenticationScheme(JWTAuthenticationScheme):
+    """The same header and scheme; named on its own should it stop being a subclass."""
+
+    target_class = "django_jwt_revoke.authentication.JWTTokenUserAuthentication"
+    priority = 1  # before the JWTAuthentication one, which matches it as a subclass
+
+
+# Documents that only the schema needs -----------------------------------
+
+
+class TokenPairSerializer(serializers.Serializer):
+    access = serializers.CharField(help_text=_("Access token: send it as a Bearer token."))
+    refresh = serializers.CharField(
+        help_text=_("Refresh token: send it to token/refresh/ for the next pair.")
+    )
+
+
+class TokenErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField(help_text=_("A human-readable message."))
+    code = serializers.CharField(
+        required=False,
+        help_text=_(
+            "A stable error code (token_revoked, token_expired, invalid_credentials, "
+            "revocation_state_unavailable, ...)."
+        ),
+    )
+
+
+class OAuthErrorSerializer(serializers.Serializer):
+    error = serializers.CharField(help_text=_('"invalid_request" (RFC 6749 section 5.2).'))
+
+
+class _OAuthTokenSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text=_("The token, sent once."))
+    token_type_hint = serializers.CharField(
+        required=False,
+        help_text=_('"access_token" or "refresh_token"; accepted and not needed.'),
+    )
+
+
+class TokenRevocationSerializer(_OAuthTokenSerializer):
+    """An RFC 7009 revocation request."""
+
+
+class TokenIntrospectionSerializer(_OAuthTokenSerializer):
+    """An RFC 7662 introspection request."""
+
+
+class TokenIntrospectionResultSerializer(serializers.Serializer):
+    """RFC 7662 section 2.2: active alone when the token would be refused.
+
+    An active token's answer also carries every other claim of the token,
+    such as the user id claim.
+    """
+
+    active = serializers.BooleanField()
+    token_type = serializers.CharField(required=False, help_text=_('"access" or "refresh".'))
+    sub = serializers.CharField(required=False)
+    username = serializers.CharField(required=False)
+    jti = serializers.CharField(required=False)
+    sid = serializers.CharField(required=False, help_text=_("The session of the token."))
+    iat = serializers.IntegerField(required=False)
+    exp = serializers.IntegerField(required=False)
+    iss = serializers.CharField(required=False)
+    aud = serializers.JSONField(required=False, help_text=_("A string or a list of strings."))
+
+
+class JWKSetSerializer(serializers.Serializer):
+    keys = serializers.ListField(
+        child=serializers.DictField(), help_text=_("Public JWKs (RFC 7517), signing key first.")
+    )
+
+
+class _Described(OpenApiSerializerExtension):
+    """A request/response serializer of the app: the schema's name and description for it.
+
+    The name avoids the generic ones a project may already have; the
+    description replaces the docstring, which is written for developers.
+    """
+
+    component_name: str
+    description: Any
+
+    def get_name(self, auto_schema: Any, direction: str) -> str:
+        return self.component_name
+
+    def map_serializer(self, auto_schema: Any, direction: str) -> dict[str, Any]:
+        schema = super().map_serializer(auto_schema, direction)
+        schema["description"] = str(self.description)
+        return schema
+
+
+class TokenObtainDescription(_Described):
+    target_class = TokenObtainSerializer
+    component_name = "TokenObtain"
+    description = _("The user's username (its USERNAME_FIELD) and password.")
+
+
+class TokenRefreshDescription(_Described):
+    target_class = TokenRefreshSerializer
+    component_name = "TokenRotation"
+    description = _("A refresh token, exchanged for the next pair of its session.")
+
+
+class LogoutDescription(_Described):
+    target_class = LogoutSerializer
+    component_name = "Logout"
+    description = _(
+        "Optional: the session's refresh token. The session ends whether or not it is sent."
+    )
+
+
+class SessionDescription(_Described):
+    target_class = SessionSerializer
+    component_name = "TokenSession"
+    description = _("One login and every token rotated from it; current marks the caller's own.")
+
+
+# Endpoints -------------------------------------------------------------------
+
+
+def _error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(TokenErrorSerializer, description=description)
+
+
+def _invalid_body() -> OpenApiResponse:
+    return OpenApiResponse(
+        OpenApiTypes.OBJECT,
+        description=_("Missing or malformed fields: each field name maps to its errors."),
+    )
+
+
+def _unavailable() -> OpenApiResponse:
+    return _error(
+        _(
+            "The revocation state could not be read or written (database down): "
+            "nothing was issued or revoked; retry after Retry-After seconds."
+        )
+    )
+
+
+def _headers(unauthorized: bool = True, unavailable: bool = True) -> list[OpenApiParameter]:
+    """Response headers: the 401 challenge and the 503 retry delay."""
+    headers = []
+    if unauthorized:
+        headers.append(
+            OpenApiParameter(
+                "WWW-Authenticate",
+                str,
+                OpenApiParameter.HEADER,
+                required=True,
+                description=_(
+                    'The RFC 6750 Bearer challenge, with error="invalid_token" when a '
+                    "token was refused."
+                ),
+                response=[401],
+            )
+        )
+    if unavailable:
+        headers.append(
+            OpenApiParameter(
+                "Retry-After",
+                int,
+                OpenApiParameter.HEADER,
+                required=True,
+                description=_("Seconds to wait before retrying."),
+                response=[503],
+            )
+        )
+    return headers
+
+
+class _DocumentedView(OpenApiViewExtension):
+    """Describes one view of ``views.py`` through a subclass used for the schema only."""
+
+    def schemas(self) -> dict[str, dict[str, Any]]:
+        """``extend_schema`` arguments per view method; built at generation time."""
+        raise NotImplementedError
+
+    def view_replacement(self) -> type:
+        view = type(self.target.__name__, (self.target,), {"__module__": self.target.__module__})
+        decorators = {method: extend_schema(**kw) for method, kw in self.schemas().items()}
+        return extend_schema_view(**decorators)(view)
+
+
+class TokenObtainViewSchema(_DocumentedView):
+    target_class = "django_jwt_revoke.views.TokenObtainView"
+
+    def schemas(self) -> dict[str, dict[str, Any]]:
+        return {
+            "post": {
+                "summary": _("Log in"),
+                "description": _(
+                    "Checks the credentials and opens a new session: its access token and "
+                    "refresh token."
+                ),
+                "request": TokenObtainSerializer,
+                "responses": {
+                    200: OpenApiResponse(TokenPairSerializer, description=_("A new session.")),
+                    400: _invalid_body(),
+                    401: _error(_("Bad credentials or an inactive user (one answer for both).")),
+                    503: _unavailable(),
+                },
+                "parameters": _headers(),
+            }
+        }
+
+
+class TokenRefreshViewSchema(_DocumentedView):
+    target_class = "django_jwt_revoke.views.TokenRefreshView"
+
+    def schemas(self) -> dict[str, dict[str, Any]]:
+        return {
+            "post": {
+                "summary": _("Refresh"),
+                "description": _(
+                    "Exchanges a refresh token for the next pair of its session. With "
+                    "ROTATE_REFRESH_TOKENS the refresh token sent is retired: sending it again "
+                    "is a reuse, refused, and with REUSE_DETECTION its whole session is revoked."
+                ),
+                "request": TokenRefreshSerializer,
+                "responses": {
+                    200: OpenApiResponse(
+                        TokenPairSerializer, description=_("The next pair of the session.")
+                    ),
+                    400: _invalid_body(),
+                    401: _error(
+                        _(
+                            "The refresh token is invalid, expired, revoked or already used, or "
+                            "its user is inactive or deleted."
+                        )
+                    ),
+                    503: _unavailable(),
+                },
+                "parameters": _headers(),
+            }
+        }
+
+
+class LogoutViewSchema(_DocumentedView):
+    target_class = "django_jwt_revoke.views.LogoutView"
+
+    def schemas(self) -> dict[str, dict[str, Any]]:
+        return {
+            "post": {
+                "summary": _("Log out"),
+                "description": _(
+                    "Revokes the caller's session: the access token sent and every token "
+                    "of the same login. Other logins of the user stay signed in."
+                ),
+                "request": LogoutSerializer,
+                "responses": {
+                    204: OpenApiResponse(description=_("The session is revoked.")),
+                    400: _invalid_body(),
+                    401: _error(_("No valid access token.")),
+                    503: _unavailable(),
+                },
+                "parameters": _headers(),
+            }
+        }
+
+
+class LogoutAllViewSchema(_DocumentedView):
+    target_class = "django_jwt_revoke.views.LogoutAllView"
+
+    def schemas(self) -> dict[str, dict[str, Any]]:
+        return {
+            "post": {
+                "summary": _("Log out everywhere"),
+                "description": _("Revokes every token of the caller, in every session."),
+                "request": None,
+                "responses": {
+                    204: OpenApiResponse(description=_("Every token of the caller is revoked.")),
+                    401: _error(_("No valid access token.")),
+                    503: _unavailable(),
+                },
+                "parameters": _headers(),
+            }
+        }
+
+
+class SessionListViewSchema(_DocumentedView):
+    target_class = "django_jwt_revoke.views.SessionListView"
+
+    def schemas(self) -> dict[str, dict[str, Any]]:
+        return {
+            "get": {
+                "summary": _("List my sessions"),
+                "description": _("The caller's live sessions, newest first (not paginated)."),
+                "responses": {
+                    200: OpenApiResponse(
+                        SessionSerializer(many=True), description=_("The live sessions.")
+                    ),
+                    401: _error(_("No valid access token.")),
+                    503: _unavailable(),
+                },
+                "parameters": _headers(),
+            }
+        }
+
+
+class SessionDetailViewSchema(_DocumentedView):
+    target_class = "django_jwt_revoke.views.SessionDetailView"
+
+    def schemas(self) -> dict[str, dict[str, Any]]:
+        return {
+            "delete": {
+                "summary": _("Revoke one of my sessions"),
+                "description": _(
+                    "Revokes one session of the caller and every token of it. Another "
+                    "user's session is not found."
+                ),
+                "parameters": [
+                    OpenApiParameter(
+                        "sid",
+                        str,
+                        OpenApiParameter.PATH,
+                        description=_("The id of the session, as listed."),
+                    ),
+                    *_headers(),
+                ],
+                "responses": {
+                    204: OpenApiResponse(description=_("The session is revoked.")),
+                    401: _error(_("No valid access token.")),
+                    404: _error(_("No such session of the caller (code session_not_found).")),
+                    503: _unavailable(),
+                },
+            }
+        }
+
+
+def _oauth_invalid_request() -> OpenApiResponse:
+    return OpenApiResponse(
+        OAuthErrorSerializer,
+        description=_("No token, the token sent more than once, or an unreadable body."),
+    )
+
+
+class TokenRevokeViewSchema(_DocumentedView):
+    target_class = "django_jwt_revoke.views.TokenRevokeView"
+
+    def schemas(self) -> dict[str, dict[str, Any]]:
+        return {
+            "post": {
+                "summary": _("Revoke a token (RFC 7009)"),
+                "description": _(
+                    "The token is its own credential: a refresh token revokes its whole "
+                    "session, an access token itself. Client credentials, if sent, are ignored."
+                ),
+                "request": TokenRevocationSerializer,
+                "responses": {
+                    200: OpenApiResponse(
+                        description=_(
+                            "Any well-formed request, whether or not the token was valid, known "
+                            "or already revoked (RFC 7009 section 2.2)."
+                        )
+                    ),
+                    400: _oauth_invalid_request(),
+                    503: _unavailable(),
+                },
+                "parameters": _headers(unauthorized=False),
+            }
+        }
+
+
+class TokenIntrospectViewSchema(_DocumentedView):
+    target_class = "django_jwt_revoke.views.TokenIntrospectView"
+
+    def schemas(self) -> dict[str, dict[str, Any]]:
+        return {
+            "post": {
+                "summary": _("Introspect a token (RFC 7662)"),
+                "description": _(
+                    "For staff users. Says whether the token would be accepted now and, if "
+                    "so, what it claims."
+                ),
+                "request": TokenIntrospectionSerializer,
+                "responses": {
+                    200: OpenApiResponse(
+                        TokenIntrospectionResultSerializer,
+                        description=_('{"active": false}, or the claims of an active token.'),
+                    ),
+                    400: _oauth_invalid_request(),
+                    401: _error(_("No valid access token.")),
+                    403: _error(_("The caller is not a staff user.")),
+                    503: _unavailable(),
+                },
+                "parameters": _headers(),
+            }
+        }
+
+
+class JWKSViewSchema(_DocumentedView):
+    target_class = "django_jwt_revoke.views.JWKSView"
+
+    def schemas(self) -> dict[str, dict[str, Any]]:
+        return {
+            "get": {
+                "summary": _("Public keys (JWK Set)"),
+                "description": _(
+                    "The public halves of the signing key and of the verifying keys, for "
+                    "services that verify tokens themselves. Only with an asymmetric ALGORITHM."
+                ),
+                "responses": {
+                    200: OpenApiResponse(JWKSetSerializer, description=_("The JWK Set.")),
+                    404: _error(
+                        _(
+                            "Tokens are signed with a shared secret: no public keys "
+                            "(code jwks_unavailable)."
+                        )
+                    ),
+                },
+            }
+        }

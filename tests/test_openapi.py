@@ -1,0 +1,403 @@
+"""The drf-spectacular description of the app (openapi.py), and that it stays optional."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.test import override_settings
+from django.urls import include, path, resolve
+from drf_spectacular.drainage import GENERATOR_STATS
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.generators import SchemaGenerator
+from drf_spectacular.utils import extend_schema
+from drf_spectacular.validation import validate_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from django_jwt_revoke import openapi, views
+from django_jwt_revoke.authentication import JWTAuthentication, JWTTokenUserAuthentication
+from tests.factories import PASSWORD, UserFactory
+
+AUTH = "/api/auth/"
+REPO = Path(__file__).resolve().parent.parent
+
+# Every endpoint: (path, method) -> the status codes it documents.
+ENDPOINTS = {
+    ("token/", "post"): {"200", "400", "401", "503"},
+    ("token/refresh/", "post"): {"200", "400", "401", "503"},
+    ("logout/", "post"): {"204", "400", "401", "503"},
+    ("logout-all/", "post"): {"204", "401", "503"},
+    ("sessions/", "get"): {"200", "401", "503"},
+    ("sessions/{sid}/", "delete"): {"204", "401", "404", "503"},
+    ("revoke/", "post"): {"200", "400", "503"},
+    ("introspect/", "post"): {"200", "400", "401", "403", "503"},
+    ("jwks/", "get"): {"200", "404"},
+}
+BEARER_ONLY = {"logout/", "logout-all/", "sessions/", "sessions/{sid}/", "introspect/"}
+
+
+def generate_schema(patterns: list | None = None, **jwt_revoke: object) -> dict:
+    """The schema of the app's urls under /api/auth/; fails on any generator warning."""
+    rest_framework = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    }
+    with override_settings(
+        REST_FRAMEWORK=rest_framework, JWT_REVOKE={**settings.JWT_REVOKE, **jwt_revoke}
+    ):
+        GENERATOR_STATS.reset()
+        generator = SchemaGenerator(
+            patterns=patterns or [path("api/auth/", include("django_jwt_revoke.urls"))]
+        )
+        schema = generator.get_schema(request=None, public=True)
+        problems = {**GENERATOR_STATS._warn_cache, **GENERATOR_STATS._error_cache}
+        GENERATOR_STATS.reset()
+    assert not problems, f"schema generation warned: {list(problems)}"
+    validate_schema(schema)
+    return schema
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict:
+    return generate_schema()
+
+
+def operation(schema: dict, endpoint: str, method: str) -> dict:
+    return schema["paths"][AUTH + endpoint][method]
+
+
+def component(schema: dict, ref: dict) -> dict:
+    name = ref["$ref"].removeprefix("#/components/schemas/")
+    return schema["components"]["schemas"][name]
+
+
+def request_schema(schema: dict, endpoint: str, content_type: str = "application/json") -> dict:
+    body = operation(schema, endpoint, "post")["requestBody"]
+    return component(schema, body["content"][content_type]["schema"])
+
+
+def response_schema(schema: dict, endpoint: str, method: str, code: str) -> dict:
+    return operation(schema, endpoint, method)["responses"][code]["content"]["application/json"][
+        "schema"
+    ]
+
+
+def test_the_bearer_scheme(schema):
+    assert schema["components"]["securitySchemes"] == {
+        "jwtAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    }
+
+
+def test_every_endpoint_and_method_and_nothing_else(schema):
+    documented = {
+        (url.removeprefix(AUTH), method)
+        for url, operations in schema["paths"].items()
+        for method in operations
+    }
+    assert documented == set(ENDPOINTS)
+
+
+@pytest.mark.parametrize(("endpoint", "method"), sorted(ENDPOINTS))
+def test_status_codes(schema, endpoint, method):
+    responses = operation(schema, endpoint, method)["responses"]
+    assert set(responses) == ENDPOINTS[endpoint, method]
+    for answer in responses.values():
+        assert answer["description"]
+
+
+@pytest.mark.parametrize(("endpoint", "method"), sorted(ENDPOINTS))
+def test_security(schema, endpoint, method):
+    security = operation(schema, endpoint, method)["security"]
+    if endpoint in BEARER_ONLY:
+        assert security == [{"jwtAuth": []}]
+    else:
+        assert security == [{}]  # no credentials: the body carries the token or the password
+
+
+def test_login_body_and_answer(schema):
+    body = request_schema(schema, "token/")
+    assert set(body["properties"]) == {"username", "password"}
+    assert set(body["required"]) == {"username", "password"}
+    assert operation(schema, "token/", "post")["requestBody"]["required"] is True
+    pair = component(schema, response_schema(schema, "token/", "post", "200"))
+    assert set(pair["properties"]) == {"access", "refresh"}
+    assert set(pair["required"]) == {"access", "refresh"}
+
+
+def test_refresh_body_and_answer(schema):
+    body = request_schema(schema, "token/refresh/")
+    assert set(body["properties"]) == {"refresh"}
+    assert body["required"] == ["refresh"]
+    assert response_schema(schema, "token/refresh/", "post", "200") == response_schema(
+        schema, "token/", "post", "200"
+    )
+
+
+def test_logout_body_is_optional(schema):
+    body = request_schema(schema, "logout/")
+    assert set(body["properties"]) == {"refresh"}
+    assert "required" not in body
+    assert "required" not in operation(schema, "logout/", "post")["requestBody"]
+    assert "content" not in operation(schema, "logout/", "post")["responses"]["204"]
+    assert "requestBody" not in operation(schema, "logout-all/", "post")
+
+
+@pytest.mark.parametrize("endpoint", ["revoke/", "introspect/"])
+def test_oauth_bodies_form_or_json(schema, endpoint):
+    content = operation(schema, endpoint, "post")["requestBody"]["content"]
+    assert set(content) == {"application/x-www-form-urlencoded", "application/json"}
+    for content_type in content:
+        body = request_schema(schema, endpoint, content_type)
+        assert set(body["properties"]) == {"token", "token_type_hint"}
+        assert body["required"] == ["token"]
+    error = component(schema, response_schema(schema, endpoint, "post", "400"))
+    assert set(error["properties"]) == {"error"}
+
+
+def test_revoke_answers_200_without_a_body(schema):
+    assert "content" not in operation(schema, "revoke/", "post")["responses"]["200"]
+
+
+def test_introspection_answer(schema):
+    answer = component(schema, response_schema(schema, "introspect/", "post", "200"))
+    assert answer["required"] == ["active"]
+    assert {"active", "token_type", "sub", "username", "jti", "sid", "exp"} <= set(
+        answer["properties"]
+    )
+
+
+def test_sessions_list_and_delete(schema):
+    listed = response_schema(schema, "sessions/", "get", "200")
+    assert listed["type"] == "array"
+    session = component(schema, listed["items"])
+    assert set(session["properties"]) == {
+        "id",
+        "created_at",
+        "expires_at",
+        "user_agent",
+        "ip",
+        "current",
+    }
+    (sid,) = operation(schema, "sessions/{sid}/", "delete")["parameters"]
+    assert (sid["name"], sid["in"], sid["required"], sid["schema"]) == (
+        "sid",
+        "path",
+        True,
+        {"type": "string"},
+    )
+
+
+def test_jwks_answer(schema):
+    jwks = component(schema, response_schema(schema, "jwks/", "get", "200"))
+    assert jwks["properties"]["keys"]["type"] == "array"
+
+
+def test_errors_and_their_headers(schema):
+    for (endpoint, method), codes in ENDPOINTS.items():
+        responses = operation(schema, endpoint, method)["responses"]
+        for code in codes & {"401", "403", "404", "503"}:
+            error = component(schema, response_schema(schema, endpoint, method, code))
+            assert set(error["properties"]) == {"detail", "code"}, (endpoint, code)
+        if "401" in codes:
+            assert responses["401"]["headers"]["WWW-Authenticate"]["required"] is True
+        if "503" in codes:
+            assert responses["503"]["headers"]["Retry-After"]["schema"] == {"type": "integer"}
+
+
+def test_component_names_leave_generic_ones_to_the_project(schema):
+    assert set(schema["components"]["schemas"]) == {
+        "JWKSet",
+        "Logout",
+        "OAuthError",
+        "TokenError",
+        "TokenIntrospection",
+        "TokenIntrospectionResult",
+        "TokenObtain",
+        "TokenPair",
+        "TokenRevocation",
+        "TokenRotation",
+        "TokenSession",
+    }
+
+
+def test_schema_follows_the_header_type_setting():
+    schema = generate_schema(AUTH_HEADER_TYPES=("JWT",))
+    scheme = schema["components"]["securitySchemes"]["jwtAuth"]
+    assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "header", "Authorization")
+
+
+class CustomAuthentication(JWTAuthentication):
+    pass
+
+
+def views_protected_by(*authentications: type) -> list:
+    """One GET view per authentication class (built once AutoSchema is the schema class)."""
+
+    def view(authentication: type) -> type:
+        class Protected(APIView):
+            authentication_classes = [authentication]
+
+            @extend_schema(responses={204: None})
+            def get(self, request):
+                return Response(status=204)
+
+        return Protected
+
+    return [view(authentication).as_view() for authentication in authentications]
+
+
+def test_one_scheme_for_every_class_in_one_project():
+    rest_framework = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    }
+    with override_settings(REST_FRAMEWORK=rest_framework):
+        user, token_user, custom = views_protected_by(
+            JWTAuthentication, JWTTokenUserAuthentication, CustomAuthentication
+        )
+        schema = generate_schema(
+            patterns=[
+                path("user/", user),
+                path("token-user/", token_user),
+                path("custom/", custom),
+                path("api/auth/", include("django_jwt_revoke.urls")),
+            ]
+        )
+    assert list(schema["components"]["securitySchemes"]) == ["jwtAuth"]
+    for url in ["/user/", "/token-user/", "/custom/"]:
+        assert schema["paths"][url]["get"]["security"] == [{"jwtAuth": []}]
+
+
+@pytest.mark.parametrize(
+    "authentication",
+    [JWTAuthentication, JWTTokenUserAuthentication, CustomAuthentication],
+)
+def test_both_authentication_classes_and_subclasses_have_the_scheme(authentication):
+    extension = OpenApiAuthenticationExtension.get_match(authentication())
+    assert isinstance(extension, openapi.JWTAuthenticationScheme)
+    assert extension.get_security_definition(None) == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+    }
+
+
+def test_generation_leaves_the_views_alone(schema):
+    assert resolve(AUTH + "token/").func.cls is views.TokenObtainView
+    assert not hasattr(views.TokenObtainView.post, "kwargs")
+    assert "_spectacular_annotation" not in vars(views.TokenObtainView)
+
+
+@pytest.mark.django_db
+def test_answers_have_the_documented_shape(schema, api_client):
+    """Real answers carry exactly the documented fields (a schema can drift from the views)."""
+    user = UserFactory(is_staff=True)
+    answer = api_client.post(
+        AUTH + "token/", {"username": user.username, "password": PASSWORD}, format="json"
+    )
+    pair_schema = component(schema, response_schema(schema, "token/", "post", "200"))
+    assert set(answer.json()) == set(pair_schema["properties"])
+
+    bearer = {"HTTP_AUTHORIZATION": f"Bearer {answer.json()['access']}"}
+    sessions = api_client.get(AUTH + "sessions/", **bearer).json()
+    session_schema = component(schema, response_schema(schema, "sessions/", "get", "200")["items"])
+    assert set(sessions[0]) == set(session_schema["properties"])
+
+    introspected = api_client.post(
+        AUTH + "introspect/", {"token": answer.json()["access"]}, format="json", **bearer
+    ).json()
+    result_schema = component(schema, response_schema(schema, "introspect/", "post", "200"))
+    assert set(result_schema["required"]) <= set(introspected)
+    documented = {
+        name for name in result_schema["properties"] if name not in {"iss", "aud"}
+    }  # iss and aud only when configured
+    assert documented <= set(introspected)
+
+    refused = api_client.post(AUTH + "token/", {"username": "x", "password": "y"}, format="json")
+    error_schema = component(schema, response_schema(schema, "token/", "post", "401"))
+    assert refused.status_code == 401
+    assert set(refused.json()) == set(error_schema["properties"])
+
+    missing = api_client.post(AUTH + "revoke/", {}, format="json")
+    error_schema = component(schema, response_schema(schema, "revoke/", "post", "400"))
+    assert set(missing.json()) == set(error_schema["properties"])
+
+
+# Runs in a fresh interpreter where drf_spectacular cannot be imported.
+_WITHOUT_SPECTACULAR = textwrap.dedent(
+    """
+    import sys
+
+    class BlockSpectacular:
+        def find_spec(self, name, path=None, target=None):
+            if name == "drf_spectacular" or name.startswith("drf_spectacular."):
+                raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+            return None
+
+    sys.meta_path.insert(0, BlockSpectacular())
+
+    import django
+    django.setup()
+
+    from django.test import Client
+    import django_jwt_revoke.urls, django_jwt_revoke.views  # noqa: F401
+
+    client = Client()
+    assert client.get("/api/auth/jwks/").status_code == 404
+    answer = client.post("/api/auth/revoke/", {})
+    assert (answer.status_code, answer.json()) == (400, {"error": "invalid_request"})
+    loaded = sorted(
+        name for name in sys.modules
+        if name.startswith("drf_spectacular") or name == "django_jwt_revoke.openapi"
+    )
+    assert not loaded, loaded
+    print("ok")
+    """
+)
+
+
+def run_python(script: str) -> str:
+    """Runs ``script`` in a fresh interpreter on the test settings; returns its output."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_the_app_works_without_drf_spectacular():
+    assert run_python(_WITHOUT_SPECTACULAR) == "ok"
+
+
+def test_django_setup_alone_registers_the_extensions():
+    script = textwrap.dedent(
+        """
+        import sys
+        import django
+        django.setup()
+
+        from drf_spectacular.extensions import OpenApiAuthenticationExtension
+        from django_jwt_revoke.authentication import JWTTokenUserAuthentication
+
+        assert "django_jwt_revoke.openapi" in sys.modules
+        extension = OpenApiAuthenticationExtension.get_match(JWTTokenUserAuthentication())
+        print(type(extension).__name__)
+        """
+    )
+    assert run_python(script) == "JWTTokenUserAuthenticationScheme"
