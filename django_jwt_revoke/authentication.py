@@ -15,6 +15,7 @@ from django.utils.functional import cached_property
 from rest_framework import authentication
 from rest_framework.request import Request
 
+from . import cookies
 from .conf import jwt_revoke_settings
 from .exceptions import InvalidToken
 from .state import get_store
@@ -23,14 +24,37 @@ from .tokens import ACCESS, ValidatedToken, decode_token
 # Where a refusal's description waits for ``authenticate_header`` (RFC 6750).
 _ERROR_ATTR = "_jwt_revoke_error"
 
+_header_types_cache: dict[int, frozenset[bytes]] = {}
+
+
+def _header_types() -> frozenset[bytes]:
+    """``AUTH_HEADER_TYPES`` as lower-case bytes, computed once per settings."""
+    gen = jwt_revoke_settings.generation
+    types = _header_types_cache.get(gen)
+    if types is None:
+        types = frozenset(t.encode().lower() for t in jwt_revoke_settings.AUTH_HEADER_TYPES)
+        _header_types_cache.clear()
+        _header_types_cache[gen] = types
+    return types
+
 
 class JWTAuthentication(authentication.BaseAuthentication):
-    """``Authorization: Bearer <access token>`` of an existing, active user."""
+    """``Authorization: Bearer <access token>`` of an existing, active user.
+
+    With cookie transport on (``AUTH_COOKIE``), the access cookie when no
+    Bearer header is sent; unsafe methods then need the CSRF token too.
+    """
 
     www_authenticate_realm = "api"
 
     def authenticate(self, request: Request) -> tuple[Any, ValidatedToken] | None:
         raw = self.get_raw_token(request)
+        by_cookie = False
+        if raw is None:
+            # The header wins; the access cookie only counts with cookie
+            # transport on (cookies.py) and no Bearer header sent.
+            raw = cookies.access_token(request)
+            by_cookie = raw is not None
         if raw is None:
             return None
         try:
@@ -39,6 +63,10 @@ class JWTAuthentication(authentication.BaseAuthentication):
         except InvalidToken as exc:
             setattr(request, _ERROR_ATTR, exc)
             raise
+        if by_cookie:
+            # A cookie is sent by the browser whoever made the page: unsafe
+            # methods need Django's CSRF token too (403 csrf_failed).
+            cookies.enforce_csrf(request)
         return user, token
 
     def get_raw_token(self, request: Request) -> str | None:
@@ -49,8 +77,7 @@ class JWTAuthentication(authentication.BaseAuthentication):
         parts = header.split()
         if not parts:
             return None
-        types = {t.encode().lower() for t in jwt_revoke_settings.AUTH_HEADER_TYPES}
-        if parts[0].lower() not in types:
+        if parts[0].lower() not in _header_types():
             return None
         if len(parts) != 2:
             error = InvalidToken("authorization_header_invalid")

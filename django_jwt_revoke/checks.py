@@ -6,11 +6,15 @@ Each message has a stable id; the texts and hints live here together.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
+from django.middleware.csrf import CsrfViewMiddleware
+from django.urls import NoReverseMatch, reverse
+from django.utils.module_loading import import_string
 
 from .conf import DEFAULTS, SETTINGS_NAME
 
@@ -22,6 +26,9 @@ ALGORITHMS = {
     "ES256", "ES384", "ES512",
     "EdDSA",
 }  # fmt: skip
+# RFC 6265 section 4.1.1: a cookie name is an RFC 2616 token.
+COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+SAMESITE_VALUES = ("Lax", "Strict", "None")
 PER_PROCESS_CACHES = (
     "django.core.cache.backends.locmem.LocMemCache",
     "django.core.cache.backends.dummy.DummyCache",
@@ -41,7 +48,11 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warni
     user = getattr(settings, SETTINGS_NAME, {})
     if not isinstance(user, dict):
         return [
-            _error(1, f"{SETTINGS_NAME} must be a dict.", f"Set {SETTINGS_NAME} = {{...}} or remove it.")
+            _error(
+                1,
+                f"{SETTINGS_NAME} must be a dict.",
+                f"Set {SETTINGS_NAME} = {{...}} or remove it.",
+            )
         ]
     errors: list[Error | Warning] = []
     unknown = sorted(set(user) - set(DEFAULTS))
@@ -152,7 +163,8 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warni
         errors.append(
             _error(
                 11,
-                f"{SETTINGS_NAME}['LEEWAY'] must be a timedelta or a number of seconds, not negative.",
+                f"{SETTINGS_NAME}['LEEWAY'] must be a timedelta or a number of seconds, "
+                "not negative.",
                 f"Got {leeway!r}.",
             )
         )
@@ -171,6 +183,8 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warni
                 'For example ("Bearer",).',
             )
         )
+    if value["AUTH_COOKIE"] is not None:
+        errors.extend(_check_cookies(value))
     return errors
 
 
@@ -285,6 +299,140 @@ def _check_user_id_field(name: Any) -> list[Error]:
                 10,
                 f"{SETTINGS_NAME}['USER_ID_FIELD'] {name!r} is not a field of the user model.",
                 "Use the primary key ('id') or another unique, immutable field.",
+            )
+        ]
+    return []
+
+
+def _check_cookies(value: dict[str, Any]) -> list[Error | Warning]:
+    """Cookie transport, checked only once ``AUTH_COOKIE`` turns it on."""
+    errors: list[Error | Warning] = []
+    names = {"AUTH_COOKIE": value["AUTH_COOKIE"], "REFRESH_COOKIE": value["REFRESH_COOKIE"]}
+    for key, name in names.items():
+        if not isinstance(name, str) or not COOKIE_NAME.fullmatch(name):
+            errors.append(
+                _error(
+                    15,
+                    f"{SETTINGS_NAME}['{key}'] must be a cookie name; got {name!r}.",
+                    "Letters, digits and !#$%&'*+-.^_`|~ only, for example \"access_token\"; "
+                    "AUTH_COOKIE = None turns cookie transport off.",
+                )
+            )
+    taken = [("REFRESH_COOKIE", "AUTH_COOKIE", value["AUTH_COOKIE"])]
+    for key in ("AUTH_COOKIE", "REFRESH_COOKIE"):
+        for other in ("CSRF_COOKIE_NAME", "SESSION_COOKIE_NAME", "LANGUAGE_COOKIE_NAME"):
+            taken.append((key, other, getattr(settings, other)))
+    for key, other, name in taken:
+        if value[key] == name:
+            errors.append(
+                _error(
+                    16,
+                    f"{SETTINGS_NAME}['{key}'] {name!r} is also the name of {other}.",
+                    "Each cookie needs a name of its own, or one overwrites the other.",
+                )
+            )
+    samesite = value["AUTH_COOKIE_SAMESITE"]
+    if samesite not in SAMESITE_VALUES:
+        errors.append(
+            _error(
+                17,
+                f"{SETTINGS_NAME}['AUTH_COOKIE_SAMESITE'] must be \"Lax\", \"Strict\" or "
+                f"\"None\"; got {samesite!r}.",
+                "\"Lax\" (the default) suits a front end served from the API's own site.",
+            )
+        )
+    secure = value["AUTH_COOKIE_SECURE"]
+    if not isinstance(secure, bool):
+        errors.append(
+            _error(
+                19,
+                f"{SETTINGS_NAME}['AUTH_COOKIE_SECURE'] must be True or False; got {secure!r}.",
+                "True (the default) sends the cookies over HTTPS only.",
+            )
+        )
+    elif samesite == "None" and not secure:
+        errors.append(
+            _error(
+                18,
+                f"{SETTINGS_NAME}['AUTH_COOKIE_SAMESITE'] \"None\" needs AUTH_COOKIE_SECURE.",
+                "Browsers refuse a SameSite=None cookie that is not Secure.",
+            )
+        )
+    elif not secure and not settings.DEBUG:
+        errors.append(
+            Warning(
+                f"{SETTINGS_NAME}['AUTH_COOKIE_SECURE'] is False.",
+                hint=(
+                    "The browser would send the token cookies over plain HTTP, where anyone "
+                    "on the network can read them. Turn it off for local development only."
+                ),
+                id="django_jwt_revoke.W002",
+            )
+        )
+    domain = value["AUTH_COOKIE_DOMAIN"]
+    if domain is not None and (not isinstance(domain, str) or not domain):
+        errors.append(
+            _error(
+                20,
+                f"{SETTINGS_NAME}['AUTH_COOKIE_DOMAIN'] must be None or a domain; got {domain!r}.",
+                "None (the default) keeps the cookies to the API's own host.",
+            )
+        )
+    for key in ("AUTH_COOKIE_PATH", "REFRESH_COOKIE_PATH"):
+        path = value[key]
+        if key == "REFRESH_COOKIE_PATH" and path is None:
+            continue
+        if not isinstance(path, str) or not path.startswith("/"):
+            errors.append(
+                _error(
+                    21,
+                    f"{SETTINGS_NAME}['{key}'] must be a URL path starting with '/'; "
+                    f"got {path!r}.",
+                    "REFRESH_COOKIE_PATH = None (the default) uses the refresh endpoint's path.",
+                )
+            )
+    if not _has_csrf_middleware():
+        errors.append(
+            _error(
+                22,
+                f"{SETTINGS_NAME}['AUTH_COOKIE'] needs django.middleware.csrf.CsrfViewMiddleware "
+                "in MIDDLEWARE.",
+                "Cookie transport sends the CSRF cookie that the front end echoes in "
+                "X-CSRFToken; the middleware is what sets it.",
+            )
+        )
+    return errors
+
+
+def _has_csrf_middleware() -> bool:
+    for path in getattr(settings, "MIDDLEWARE", None) or ():
+        try:
+            middleware = import_string(path)
+        except ImportError:
+            continue  # Django's own checks report it
+        if isinstance(middleware, type) and issubclass(middleware, CsrfViewMiddleware):
+            return True
+    return False
+
+
+@register(Tags.urls)
+def check_refresh_cookie_path(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """With cookie transport and no REFRESH_COOKIE_PATH, the refresh URL must reverse."""
+    user = getattr(settings, SETTINGS_NAME, {})
+    if not isinstance(user, dict) or not user.get("AUTH_COOKIE") or user.get("REFRESH_COOKIE_PATH"):
+        return []
+    from .cookies import REFRESH_URL_NAME
+
+    try:
+        reverse(REFRESH_URL_NAME)
+    except NoReverseMatch:
+        return [
+            _error(
+                23,
+                f"{SETTINGS_NAME}['REFRESH_COOKIE_PATH'] is None and the URL "
+                f"{REFRESH_URL_NAME!r} cannot be reversed.",
+                "Include django_jwt_revoke.urls in the URLconf, or set REFRESH_COOKIE_PATH "
+                "to the path of your refresh endpoint.",
             )
         ]
     return []

@@ -41,6 +41,17 @@ DEFAULTS: dict[str, Any] = {
     "REVOKE_ON_DEACTIVATION": True,
     # Tokens longer than this are refused before any decoding.
     "MAX_TOKEN_BYTES": 4096,
+    # Cookie transport for browser front ends (see cookies.py): the access
+    # token's cookie name; None (the default) leaves it off, headers only.
+    "AUTH_COOKIE": None,
+    "REFRESH_COOKIE": "refresh_token",
+    # Attributes of both cookies; both are always HttpOnly.
+    "AUTH_COOKIE_SECURE": True,
+    "AUTH_COOKIE_SAMESITE": "Lax",
+    "AUTH_COOKIE_DOMAIN": None,
+    "AUTH_COOKIE_PATH": "/",
+    # None: the path of the refresh endpoint, reversed from the URLconf.
+    "REFRESH_COOKIE_PATH": None,
 }
 
 

@@ -39,6 +39,16 @@ class InvalidToken(exceptions.AuthenticationFailed):
         super().__init__({"detail": self.description, "code": code}, code=code)
 
 
+class CSRFFailed(exceptions.PermissionDenied):
+    """A cookie-authenticated unsafe request failed Django's CSRF check: 403."""
+
+    default_code = "csrf_failed"
+
+    def __init__(self, reason: str) -> None:
+        detail = _("CSRF Failed: %(reason)s") % {"reason": reason}
+        super().__init__({"detail": str(detail), "code": self.default_code}, self.default_code)
+
+
 class RevocationStateUnavailable(exceptions.APIException):
     """The revocation state could not be read: refuse, but do not say 'invalid'."""
 

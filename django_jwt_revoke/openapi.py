@@ -7,7 +7,9 @@ Importing it registers:
 
 * the ``jwtAuth`` security scheme (HTTP bearer, ``bearerFormat: JWT``) for
   ``JWTAuthentication``, ``JWTTokenUserAuthentication`` and their subclasses,
-  so that any view protected by them shows it;
+  so that any view protected by them shows it; with cookie transport on
+  (``AUTH_COOKIE``), the ``jwtCookieAuth`` scheme (an ``apiKey`` in that
+  cookie) as the alternative;
 * a description of every endpoint of ``views.py``: request body, and the
   answer of each status code. ``views.py`` carries no schema code: each view
   extension hands drf-spectacular an annotated subclass of the view, used
@@ -47,6 +49,11 @@ from .serializers import (
 )
 
 SECURITY_SCHEME_NAME = "jwtAuth"
+COOKIE_SCHEME_NAME = "jwtCookieAuth"
+
+
+def _cookie_mode() -> bool:
+    return bool(jwt_revoke_settings.AUTH_COOKIE)
 
 
 # Authentication ------------------------------------------------------------
@@ -61,19 +68,44 @@ class JWTAuthenticationScheme(OpenApiAuthenticationExtension):
 
     target_class = "django_jwt_revoke.authentication.JWTAuthentication"
     match_subclasses = True
-    name = SECURITY_SCHEME_NAME
 
-    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+    @property  # type: ignore[override]
+    def name(self) -> str | list[str]:  # read at generation time, like the settings
+        if _cookie_mode():
+            return [SECURITY_SCHEME_NAME, COOKIE_SCHEME_NAME]
+        return SECURITY_SCHEME_NAME
+
+    def get_security_requirement(self, auto_schema: Any) -> Any:
+        if _cookie_mode():
+            # Either one: the header, or (from a browser) the cookie.
+            return [{SECURITY_SCHEME_NAME: []}, {COOKIE_SCHEME_NAME: []}]
+        return {SECURITY_SCHEME_NAME: []}
+
+    def get_security_definition(self, auto_schema: Any) -> Any:
         # drf-spectacular warns when one scheme name comes from two classes
         # (say JWTAuthentication on some views, JWTTokenUserAuthentication on
         # others); here that is intended: they share the header and format.
         set_override(type(self.target), "suppress_collision_warning", True)
         # OpenAPI has room for one prefix: the first accepted header type.
-        return build_bearer_security_scheme_object(
+        bearer = build_bearer_security_scheme_object(
             header_name="HTTP_AUTHORIZATION",
             token_prefix=jwt_revoke_settings.AUTH_HEADER_TYPES[0],
             bearer_format="JWT",
         )
+        if not _cookie_mode():
+            return bearer
+        cookie = {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": jwt_revoke_settings.AUTH_COOKIE,
+            "description": str(
+                _(
+                    "The access token in its HttpOnly cookie, set by token/ and token/refresh/. "
+                    "Unsafe methods also need the X-CSRFToken header (Django's CSRF token)."
+                )
+            ),
+        }
+        return [bearer, cookie]
 
 
 class JWTTokenUserAuthenticationScheme(JWTAuthenticationScheme):
@@ -93,13 +125,33 @@ class TokenPairSerializer(serializers.Serializer):
     )
 
 
+class TokenCookiesSerializer(serializers.Serializer):
+    """Cookie transport: the tokens went into cookies; the body says when they expire."""
+
+    access_expires_at = serializers.DateTimeField(
+        help_text=_("When the access token (and its cookie) expires.")
+    )
+    refresh_expires_at = serializers.DateTimeField(
+        help_text=_("When the refresh token (and its cookie) expires.")
+    )
+
+
+class CookieTokenRefreshSerializer(serializers.Serializer):
+    """Cookie transport: the refresh token in the body, or else from its cookie."""
+
+    refresh = serializers.CharField(
+        required=False,
+        help_text=_("Without it, the refresh cookie is used (and the X-CSRFToken header needed)."),
+    )
+
+
 class TokenErrorSerializer(serializers.Serializer):
     detail = serializers.CharField(help_text=_("A human-readable message."))
     code = serializers.CharField(
         required=False,
         help_text=_(
             "A stable error code (token_revoked, token_expired, invalid_credentials, "
-            "revocation_state_unavailable, ...)."
+            "revocation_state_unavailable, csrf_failed, ...)."
         ),
     )
 
@@ -174,6 +226,15 @@ class TokenObtainDescription(_Described):
     description = _("The user's username (its USERNAME_FIELD) and password.")
 
 
+class CookieTokenRefreshDescription(_Described):
+    target_class = CookieTokenRefreshSerializer
+    component_name = "CookieTokenRotation"
+    description = _(
+        "Cookie transport: a refresh token, or nothing to use the refresh cookie (then with "
+        "the X-CSRFToken header)."
+    )
+
+
 class TokenRefreshDescription(_Described):
     target_class = TokenRefreshSerializer
     component_name = "TokenRotation"
@@ -215,6 +276,44 @@ def _unavailable() -> OpenApiResponse:
             "nothing was issued or revoked; retry after Retry-After seconds."
         )
     )
+
+
+def _csrf_failed() -> OpenApiResponse:
+    return _error(
+        _(
+            "Cookie transport: the request was authenticated by a cookie and failed Django's "
+            "CSRF check (code csrf_failed); send the X-CSRFToken header."
+        )
+    )
+
+
+def _with_csrf(responses: dict[int, Any]) -> dict[int, Any]:
+    """Adds the 403 of a failed CSRF check when cookie transport is on."""
+    if _cookie_mode() and 403 not in responses:
+        responses = {**responses, 403: _csrf_failed()}
+    return dict(sorted(responses.items()))
+
+
+def _pair_answer(description: Any) -> OpenApiResponse:
+    if _cookie_mode():
+        return OpenApiResponse(
+            TokenCookiesSerializer,
+            description=_(
+                "%(what)s The tokens are in HttpOnly cookies (Set-Cookie), not in the body."
+            )
+            % {"what": description},
+        )
+    return OpenApiResponse(TokenPairSerializer, description=description)
+
+
+def _set_cookie(codes: list[int], description: Any) -> list[OpenApiParameter]:
+    if not _cookie_mode():
+        return []
+    return [
+        OpenApiParameter(
+            "Set-Cookie", str, OpenApiParameter.HEADER, description=description, response=codes
+        )
+    ]
 
 
 def _headers(unauthorized: bool = True, unavailable: bool = True) -> list[OpenApiParameter]:
@@ -274,12 +373,21 @@ class TokenObtainViewSchema(_DocumentedView):
                 ),
                 "request": TokenObtainSerializer,
                 "responses": {
-                    200: OpenApiResponse(TokenPairSerializer, description=_("A new session.")),
+                    200: _pair_answer(_("A new session.")),
                     400: _invalid_body(),
                     401: _error(_("Bad credentials or an inactive user (one answer for both).")),
                     503: _unavailable(),
                 },
-                "parameters": _headers(),
+                "parameters": [
+                    *_headers(),
+                    *_set_cookie(
+                        [200],
+                        _(
+                            "The access and refresh cookies (HttpOnly), and a new CSRF cookie "
+                            "for the X-CSRFToken header."
+                        ),
+                    ),
+                ],
             }
         }
 
@@ -296,21 +404,32 @@ class TokenRefreshViewSchema(_DocumentedView):
                     "ROTATE_REFRESH_TOKENS the refresh token sent is retired: sending it again "
                     "is a reuse, refused, and with REUSE_DETECTION its whole session is revoked."
                 ),
-                "request": TokenRefreshSerializer,
-                "responses": {
-                    200: OpenApiResponse(
-                        TokenPairSerializer, description=_("The next pair of the session.")
-                    ),
-                    400: _invalid_body(),
-                    401: _error(
+                "request": (
+                    CookieTokenRefreshSerializer if _cookie_mode() else TokenRefreshSerializer
+                ),
+                "responses": _with_csrf(
+                    {
+                        200: _pair_answer(_("The next pair of the session.")),
+                        400: _invalid_body(),
+                        401: _error(
+                            _(
+                                "The refresh token is invalid, expired, revoked or already used, "
+                                "or its user is inactive or deleted."
+                            )
+                        ),
+                        503: _unavailable(),
+                    }
+                ),
+                "parameters": [
+                    *_headers(),
+                    *_set_cookie(
+                        [200, 401],
                         _(
-                            "The refresh token is invalid, expired, revoked or already used, or "
-                            "its user is inactive or deleted."
-                        )
+                            "200: the next pair's cookies. 401 after a refused refresh cookie: "
+                            "both cookies deleted."
+                        ),
                     ),
-                    503: _unavailable(),
-                },
-                "parameters": _headers(),
+                ],
             }
         }
 
@@ -327,13 +446,18 @@ class LogoutViewSchema(_DocumentedView):
                     "of the same login. Other logins of the user stay signed in."
                 ),
                 "request": LogoutSerializer,
-                "responses": {
-                    204: OpenApiResponse(description=_("The session is revoked.")),
-                    400: _invalid_body(),
-                    401: _error(_("No valid access token.")),
-                    503: _unavailable(),
-                },
-                "parameters": _headers(),
+                "responses": _with_csrf(
+                    {
+                        204: OpenApiResponse(description=_("The session is revoked.")),
+                        400: _invalid_body(),
+                        401: _error(_("No valid access token.")),
+                        503: _unavailable(),
+                    }
+                ),
+                "parameters": [
+                    *_headers(),
+                    *_set_cookie([204], _("Both token cookies deleted.")),
+                ],
             }
         }
 
@@ -347,12 +471,19 @@ class LogoutAllViewSchema(_DocumentedView):
                 "summary": _("Log out everywhere"),
                 "description": _("Revokes every token of the caller, in every session."),
                 "request": None,
-                "responses": {
-                    204: OpenApiResponse(description=_("Every token of the caller is revoked.")),
-                    401: _error(_("No valid access token.")),
-                    503: _unavailable(),
-                },
-                "parameters": _headers(),
+                "responses": _with_csrf(
+                    {
+                        204: OpenApiResponse(
+                            description=_("Every token of the caller is revoked.")
+                        ),
+                        401: _error(_("No valid access token.")),
+                        503: _unavailable(),
+                    }
+                ),
+                "parameters": [
+                    *_headers(),
+                    *_set_cookie([204], _("Both token cookies deleted.")),
+                ],
             }
         }
 
@@ -397,12 +528,14 @@ class SessionDetailViewSchema(_DocumentedView):
                     ),
                     *_headers(),
                 ],
-                "responses": {
-                    204: OpenApiResponse(description=_("The session is revoked.")),
-                    401: _error(_("No valid access token.")),
-                    404: _error(_("No such session of the caller (code session_not_found).")),
-                    503: _unavailable(),
-                },
+                "responses": _with_csrf(
+                    {
+                        204: OpenApiResponse(description=_("The session is revoked.")),
+                        401: _error(_("No valid access token.")),
+                        404: _error(_("No such session of the caller (code session_not_found).")),
+                        503: _unavailable(),
+                    }
+                ),
             }
         }
 
@@ -460,7 +593,14 @@ class TokenIntrospectViewSchema(_DocumentedView):
                     ),
                     400: _oauth_invalid_request(),
                     401: _error(_("No valid access token.")),
-                    403: _error(_("The caller is not a staff user.")),
+                    403: _error(
+                        _(
+                            "The caller is not a staff user (or, authenticated by a cookie, "
+                            "failed the CSRF check: code csrf_failed)."
+                        )
+                        if _cookie_mode()
+                        else _("The caller is not a staff user.")
+                    ),
                     503: _unavailable(),
                 },
                 "parameters": _headers(),

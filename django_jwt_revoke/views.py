@@ -8,6 +8,11 @@ Every view:
 * answers a database failure with 503 and ``Retry-After`` (the revocation
   state could not be read or written: nothing was issued, retry later);
 * never echoes a token back, in an answer or an error.
+
+With cookie transport on (``JWT_REVOKE["AUTH_COOKIE"]``, see ``cookies.py``)
+obtain and refresh answer the tokens in HttpOnly cookies rather than in the
+body, refresh also reads its token from the refresh cookie, and the logouts
+clear both cookies.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import revocation
+from . import cookies, revocation
 from .authentication import _ERROR_ATTR, JWTAuthentication
 from .exceptions import InvalidToken, RevocationStateUnavailable
 from .models import Reason
@@ -46,7 +51,7 @@ from .serializers import (
     oauth_token_parameter,
 )
 from .throttling import ConfiguredScopeRateThrottle
-from .tokens import issue_token_pair
+from .tokens import TokenPair, issue_token_pair
 
 logger = logging.getLogger("django_jwt_revoke")
 
@@ -91,6 +96,32 @@ def _oauth_token(request: Request) -> str | None:
     return oauth_token_parameter(data)
 
 
+def _sends(request: Request, field: str) -> bool:
+    """Whether the request body has ``field`` (a malformed body: left to the serializer)."""
+    try:
+        data = request.data
+    except (ParseError, UnsupportedMediaType):
+        return True
+    return not hasattr(data, "__contains__") or field in data
+
+
+def _pair_response(request: Request, pair: TokenPair, use_cookies: bool) -> Response:
+    """The pair in the body, or with cookie transport in cookies and only expiries in the body."""
+    if not use_cookies:
+        return Response({"access": pair.access, "refresh": pair.refresh}, headers=_NO_STORE)
+    response = Response(headers=_NO_STORE)
+    response.data = cookies.set_token_cookies(response, pair, request)
+    return response
+
+
+def _logged_out(request: Request) -> Response:
+    """204; with cookie transport, the browser is told to drop both cookies."""
+    response = Response(status=status.HTTP_204_NO_CONTENT)
+    if cookies.enabled():
+        cookies.delete_token_cookies(response, request)
+    return response
+
+
 def _invalid_request() -> Response:
     return Response(
         {"error": "invalid_request"}, status=status.HTTP_400_BAD_REQUEST, headers=_NO_STORE
@@ -104,6 +135,9 @@ class TokenObtainView(JWTRevokeAPIView):
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
     jwt_revoke_throttle_scope = "jwt_revoke_obtain"
+    #: False answers the tokens in the body even with cookie transport on,
+    #: e.g. ``TokenObtainView.as_view(cookie_transport=False)`` for native apps.
+    cookie_transport = True
 
     def post(self, request: Request) -> Response:
         serializer = TokenObtainSerializer(data=request.data, context={"request": request})
@@ -117,7 +151,10 @@ class TokenObtainView(JWTRevokeAPIView):
                 }
             )
         pair = issue_token_pair(user, request=request._request)
-        return Response({"access": pair.access, "refresh": pair.refresh}, headers=_NO_STORE)
+        use_cookies = self.cookie_transport and cookies.enabled()
+        if use_cookies:
+            cookies.new_csrf_token(request._request)
+        return _pair_response(request, pair, use_cookies)
 
 
 @_sensitive
@@ -134,14 +171,31 @@ class TokenRefreshView(JWTRevokeAPIView):
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
     jwt_revoke_throttle_scope = "jwt_revoke_refresh"
+    #: False: the refresh token in the body only, the pair answered in the body.
+    cookie_transport = True
+    #: Set when the refresh token came from the refresh cookie.
+    _by_cookie = False
 
     def post(self, request: Request) -> Response:
-        serializer = TokenRefreshSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        pair = revocation.rotate_refresh_token(
-            serializer.validated_data["refresh"], request=request._request
-        )
-        return Response({"access": pair.access, "refresh": pair.refresh}, headers=_NO_STORE)
+        use_cookies = self.cookie_transport and cookies.enabled()
+        raw = cookies.refresh_token(request) if use_cookies else None
+        if raw is not None and not _sends(request, "refresh"):
+            # The cookie is an ambient credential: CSRF-checked like any other.
+            cookies.enforce_csrf(request)
+            self._by_cookie = True
+        else:
+            serializer = TokenRefreshSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            raw = serializer.validated_data["refresh"]
+        pair = revocation.rotate_refresh_token(raw, request=request._request)
+        return _pair_response(request, pair, use_cookies)
+
+    def handle_exception(self, exc: Exception) -> Response:
+        response = super().handle_exception(exc)
+        if self._by_cookie and isinstance(exc, InvalidToken):
+            # A refused refresh cookie will never work again: drop both.
+            cookies.delete_token_cookies(response, self.request)
+        return response
 
 
 @_sensitive
@@ -156,7 +210,7 @@ class LogoutView(JWTRevokeAPIView):
         serializer = LogoutSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         revocation.logout(request.auth, serializer.validated_data.get("refresh"))
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return _logged_out(request)
 
 
 class LogoutAllView(JWTRevokeAPIView):
@@ -168,7 +222,7 @@ class LogoutAllView(JWTRevokeAPIView):
 
     def post(self, request: Request) -> Response:
         revocation.revoke_user_tokens(request.user, Reason.LOGOUT_ALL)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return _logged_out(request)
 
 
 class SessionListView(JWTRevokeAPIView):

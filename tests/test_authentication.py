@@ -331,3 +331,14 @@ def test_user_id_field_other_than_pk(get_me):
 
 def test_decode_returns_canonical_user_id(pair, user):
     assert decode_token(pair.access).user_id == user.pk
+
+
+def test_header_types_follow_the_settings(api_client, pair, settings):
+    settings.JWT_REVOKE = {**settings.JWT_REVOKE, "AUTH_HEADER_TYPES": ("JWT",)}
+    response = api_client.get(ME, HTTP_AUTHORIZATION=f"JWT {pair.access}")
+    assert response.status_code == 200
+    response = api_client.get(ME, HTTP_AUTHORIZATION=f"Bearer {pair.access}")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == 'JWT realm="api"'
+    settings.JWT_REVOKE = {**settings.JWT_REVOKE, "AUTH_HEADER_TYPES": ("Bearer", "JWT")}
+    assert api_client.get(ME, HTTP_AUTHORIZATION=f"bearer {pair.access}").status_code == 200

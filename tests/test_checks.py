@@ -3,12 +3,16 @@
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
+from django.contrib import admin
 from django.core.checks import Error, Warning
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
+from django.middleware.csrf import CsrfViewMiddleware
 from django.test import override_settings
+from django.urls import path
 
-from django_jwt_revoke.checks import check_settings
+from django_jwt_revoke.checks import check_refresh_cookie_path, check_settings
 from tests.keys import pem_pair
 
 LONG_KEY = "k" * 40
@@ -253,3 +257,173 @@ def test_weak_or_mistyped_verifying_keys():
     assert error.msg == "JWT_REVOKE['VERIFYING_KEYS']['old'] is not a key for RS256."
     [error] = run(SIGNING_KEY=LONG_KEY, VERIFYING_KEYS=["k"])
     assert error.id == "django_jwt_revoke.E014"
+
+
+# Cookie transport -------------------------------------------------------------
+
+COOKIES = {"SIGNING_KEY": LONG_KEY, "AUTH_COOKIE": "access_token"}
+
+
+def test_cookie_transport_defaults_pass():
+    assert run(**COOKIES) == []
+
+
+def test_cookie_settings_are_not_checked_while_cookie_transport_is_off():
+    assert run(REFRESH_COOKIE="", AUTH_COOKIE_SAMESITE="Loose") == []
+
+
+@pytest.mark.parametrize(
+    ("key", "name"),
+    [("AUTH_COOKIE", ""), ("AUTH_COOKIE", "access token"), ("REFRESH_COOKIE", "a;b")],
+)
+def test_cookie_names(key, name):
+    assert run(**{**COOKIES, key: name}) == [
+        Error(
+            f"JWT_REVOKE['{key}'] must be a cookie name; got {name!r}.",
+            hint='Letters, digits and !#$%&\'*+-.^_`|~ only, for example "access_token"; '
+            "AUTH_COOKIE = None turns cookie transport off.",
+            id="django_jwt_revoke.E015",
+        )
+    ]
+
+
+def test_cookie_names_must_not_clash():
+    hint = "Each cookie needs a name of its own, or one overwrites the other."
+    assert run(**{**COOKIES, "REFRESH_COOKIE": "access_token"}) == [
+        Error(
+            "JWT_REVOKE['REFRESH_COOKIE'] 'access_token' is also the name of AUTH_COOKIE.",
+            hint=hint,
+            id="django_jwt_revoke.E016",
+        )
+    ]
+    assert run(**{**COOKIES, "AUTH_COOKIE": "csrftoken", "REFRESH_COOKIE": "sessionid"}) == [
+        Error(
+            "JWT_REVOKE['AUTH_COOKIE'] 'csrftoken' is also the name of CSRF_COOKIE_NAME.",
+            hint=hint,
+            id="django_jwt_revoke.E016",
+        ),
+        Error(
+            "JWT_REVOKE['REFRESH_COOKIE'] 'sessionid' is also the name of SESSION_COOKIE_NAME.",
+            hint=hint,
+            id="django_jwt_revoke.E016",
+        ),
+    ]
+
+
+@pytest.mark.parametrize("value", ["lax", "Loose", None, False])
+def test_samesite_values(value):
+    assert run(**COOKIES, AUTH_COOKIE_SAMESITE=value) == [
+        Error(
+            f'JWT_REVOKE[\'AUTH_COOKIE_SAMESITE\'] must be "Lax", "Strict" or "None"; '
+            f"got {value!r}.",
+            hint='"Lax" (the default) suits a front end served from the API\'s own site.',
+            id="django_jwt_revoke.E017",
+        )
+    ]
+
+
+def test_samesite_none_requires_secure():
+    assert run(**COOKIES, AUTH_COOKIE_SAMESITE="None") == []
+    assert run(**COOKIES, AUTH_COOKIE_SAMESITE="None", AUTH_COOKIE_SECURE=False) == [
+        Error(
+            "JWT_REVOKE['AUTH_COOKIE_SAMESITE'] \"None\" needs AUTH_COOKIE_SECURE.",
+            hint="Browsers refuse a SameSite=None cookie that is not Secure.",
+            id="django_jwt_revoke.E018",
+        )
+    ]
+
+
+def test_secure_must_be_a_bool():
+    assert run(**COOKIES, AUTH_COOKIE_SECURE="yes") == [
+        Error(
+            "JWT_REVOKE['AUTH_COOKIE_SECURE'] must be True or False; got 'yes'.",
+            hint="True (the default) sends the cookies over HTTPS only.",
+            id="django_jwt_revoke.E019",
+        )
+    ]
+
+
+def test_insecure_cookies_warn_without_debug():
+    with override_settings(DEBUG=True):
+        assert run(**COOKIES, AUTH_COOKIE_SECURE=False) == []
+    assert run(**COOKIES, AUTH_COOKIE_SECURE=False) == [
+        Warning(
+            "JWT_REVOKE['AUTH_COOKIE_SECURE'] is False.",
+            hint=(
+                "The browser would send the token cookies over plain HTTP, where anyone "
+                "on the network can read them. Turn it off for local development only."
+            ),
+            id="django_jwt_revoke.W002",
+        )
+    ]
+
+
+@pytest.mark.parametrize("value", ["", 5])
+def test_cookie_domain(value):
+    assert run(**COOKIES, AUTH_COOKIE_DOMAIN=value) == [
+        Error(
+            f"JWT_REVOKE['AUTH_COOKIE_DOMAIN'] must be None or a domain; got {value!r}.",
+            hint="None (the default) keeps the cookies to the API's own host.",
+            id="django_jwt_revoke.E020",
+        )
+    ]
+    assert run(**COOKIES, AUTH_COOKIE_DOMAIN=".example.com") == []
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("AUTH_COOKIE_PATH", "api/"), ("AUTH_COOKIE_PATH", None), ("REFRESH_COOKIE_PATH", "")],
+)
+def test_cookie_paths(key, value):
+    assert run(**COOKIES, **{key: value}) == [
+        Error(
+            f"JWT_REVOKE['{key}'] must be a URL path starting with '/'; got {value!r}.",
+            hint="REFRESH_COOKIE_PATH = None (the default) uses the refresh endpoint's path.",
+            id="django_jwt_revoke.E021",
+        )
+    ]
+
+
+def test_cookie_transport_needs_the_csrf_middleware():
+    middleware = [m for m in settings.MIDDLEWARE if "csrf" not in m]
+    with override_settings(MIDDLEWARE=middleware):
+        assert run(**COOKIES) == [
+            Error(
+                "JWT_REVOKE['AUTH_COOKIE'] needs django.middleware.csrf.CsrfViewMiddleware in "
+                "MIDDLEWARE.",
+                hint="Cookie transport sends the CSRF cookie that the front end echoes in "
+                "X-CSRFToken; the middleware is what sets it.",
+                id="django_jwt_revoke.E022",
+            )
+        ]
+    with override_settings(MIDDLEWARE=[*middleware, "tests.test_checks.CsrfSubclass"]):
+        assert run(**COOKIES) == []
+
+
+class CsrfSubclass(CsrfViewMiddleware):
+    pass
+
+
+class NoRefreshUrl:
+    urlpatterns = [path("admin/", admin.site.urls)]
+
+
+def test_refresh_cookie_path_needs_the_refresh_url():
+    with override_settings(JWT_REVOKE=COOKIES):
+        assert check_refresh_cookie_path() == []
+    with override_settings(JWT_REVOKE=COOKIES, ROOT_URLCONF=NoRefreshUrl):
+        assert check_refresh_cookie_path() == [
+            Error(
+                "JWT_REVOKE['REFRESH_COOKIE_PATH'] is None and the URL "
+                "'django_jwt_revoke:token_refresh' cannot be reversed.",
+                hint="Include django_jwt_revoke.urls in the URLconf, or set REFRESH_COOKIE_PATH "
+                "to the path of your refresh endpoint.",
+                id="django_jwt_revoke.E023",
+            )
+        ]
+    with override_settings(
+        JWT_REVOKE={**COOKIES, "REFRESH_COOKIE_PATH": "/refresh/"}, ROOT_URLCONF=NoRefreshUrl
+    ):
+        assert check_refresh_cookie_path() == []
+    with override_settings(JWT_REVOKE={}, ROOT_URLCONF=NoRefreshUrl):
+        assert check_refresh_cookie_path() == []

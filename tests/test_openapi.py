@@ -401,3 +401,73 @@ def test_django_setup_alone_registers_the_extensions():
         """
     )
     assert run_python(script) == "JWTTokenUserAuthenticationScheme"
+
+
+# Cookie transport --------------------------------------------------------------
+
+COOKIE_ENDPOINTS = {
+    **ENDPOINTS,
+    ("token/refresh/", "post"): {"200", "400", "401", "403", "503"},
+    ("logout/", "post"): {"204", "400", "401", "403", "503"},
+    ("logout-all/", "post"): {"204", "401", "403", "503"},
+    ("sessions/{sid}/", "delete"): {"204", "401", "403", "404", "503"},
+}
+
+
+@pytest.fixture(scope="module")
+def cookie_schema() -> dict:
+    return generate_schema(AUTH_COOKIE="access_token")
+
+
+def test_cookie_mode_adds_the_cookie_scheme_as_an_alternative(cookie_schema):
+    schemes = cookie_schema["components"]["securitySchemes"]
+    assert schemes["jwtAuth"] == {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    cookie = schemes["jwtCookieAuth"]
+    assert (cookie["type"], cookie["in"], cookie["name"]) == ("apiKey", "cookie", "access_token")
+    assert "X-CSRFToken" in cookie["description"]
+    for endpoint in BEARER_ONLY:
+        (method,) = {m for (e, m) in ENDPOINTS if e == endpoint}
+        assert operation(cookie_schema, endpoint, method)["security"] == [
+            {"jwtAuth": []},
+            {"jwtCookieAuth": []},
+        ]
+
+
+@pytest.mark.parametrize(("endpoint", "method"), sorted(COOKIE_ENDPOINTS))
+def test_cookie_mode_status_codes(cookie_schema, endpoint, method):
+    responses = operation(cookie_schema, endpoint, method)["responses"]
+    assert set(responses) == COOKIE_ENDPOINTS[endpoint, method]
+    if "403" in responses:
+        assert "csrf_failed" in responses["403"]["description"]
+        error = component(cookie_schema, response_schema(cookie_schema, endpoint, method, "403"))
+        assert set(error["properties"]) == {"detail", "code"}
+
+
+def test_cookie_mode_answers_and_refresh_body(cookie_schema):
+    for endpoint in ("token/", "token/refresh/"):
+        answer = component(cookie_schema, response_schema(cookie_schema, endpoint, "post", "200"))
+        assert set(answer["properties"]) == {"access_expires_at", "refresh_expires_at"}
+        headers = operation(cookie_schema, endpoint, "post")["responses"]["200"]["headers"]
+        assert "Set-Cookie" in headers
+    body = request_schema(cookie_schema, "token/refresh/")
+    assert set(body["properties"]) == {"refresh"}
+    assert "required" not in body
+    logout = operation(cookie_schema, "logout/", "post")
+    assert "Set-Cookie" in logout["responses"]["204"]["headers"]
+
+
+def test_cookie_mode_off_again_is_headers_only(cookie_schema):
+    schema = generate_schema()
+    assert list(schema["components"]["securitySchemes"]) == ["jwtAuth"]
+    assert "headers" not in operation(schema, "token/", "post")["responses"]["200"]
+
+
+@pytest.mark.django_db
+def test_cookie_mode_answers_have_the_documented_shape(cookie_schema, api_client):
+    user = UserFactory()
+    with override_settings(JWT_REVOKE={**settings.JWT_REVOKE, "AUTH_COOKIE": "access_token"}):
+        answer = api_client.post(
+            AUTH + "token/", {"username": user.username, "password": PASSWORD}, format="json"
+        )
+    documented = component(cookie_schema, response_schema(cookie_schema, "token/", "post", "200"))
+    assert set(answer.json()) == set(documented["properties"])

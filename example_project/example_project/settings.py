@@ -16,6 +16,12 @@ variable (all optional):
                             ``PGPASSWORD`` and ``PGDATABASE``.
 ``EXAMPLE_REDIS_URL``       set: a Redis cache, alias ``revocation``, answers
                             revocation checks (``JWT_REVOKE["CACHE_ALIAS"]``).
+``EXAMPLE_COOKIE_AUTH``     ``1``: cookie transport on (tokens in HttpOnly
+                            cookies ``access_token`` / ``refresh_token``, CSRF
+                            for unsafe methods), for the demo page at ``/``.
+                            The cookies are ``Secure`` only when
+                            ``DJANGO_DEBUG=0``: runserver speaks plain HTTP.
+                            Default ``0``: headers only.
 ==========================  ==================================================
 """
 
@@ -100,7 +106,7 @@ ASGI_APPLICATION = "example_project.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [BASE_DIR / "example_project" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -164,6 +170,17 @@ if _REDIS_URL:
         "LOCATION": _REDIS_URL,
     }
     JWT_REVOKE["CACHE_ALIAS"] = "revocation"
+
+if _env_bool("EXAMPLE_COOKIE_AUTH", "0"):
+    # A browser front end (the page at /) never sees the tokens: they travel
+    # in HttpOnly cookies, and unsafe requests carry Django's CSRF token.
+    JWT_REVOKE.update(
+        AUTH_COOKIE="access_token",
+        REFRESH_COOKIE="refresh_token",
+        # Secure cookies are never sent over plain http://127.0.0.1 (runserver).
+        AUTH_COOKIE_SECURE=not DEBUG,
+        AUTH_COOKIE_SAMESITE="Lax",
+    )
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

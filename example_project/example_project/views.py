@@ -1,11 +1,13 @@
 """Views of the example project."""
 
+from django.views.generic import TemplateView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from django_jwt_revoke.authentication import JWTTokenUserAuthentication
+from django_jwt_revoke.conf import jwt_revoke_settings
 
 
 class MeView(APIView):
@@ -40,3 +42,22 @@ class TokenUserMeView(MeView):
 
 
 token_user_me = TokenUserMeView.as_view()
+
+
+class DemoView(TemplateView):
+    """A page that logs in, calls ``/api/me/`` and logs out with ``fetch``.
+
+    With ``EXAMPLE_COOKIE_AUTH=1`` the tokens stay in HttpOnly cookies that
+    the page's JavaScript cannot read; it sends only Django's CSRF token
+    (from the ``csrftoken`` cookie) in ``X-CSRFToken`` on unsafe requests.
+    """
+
+    template_name = "example_project/demo.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["cookie_mode"] = bool(jwt_revoke_settings.AUTH_COOKIE)
+        return context
+
+
+demo = DemoView.as_view()
