@@ -7,7 +7,9 @@ one login shares) and ``gen`` (the user's revocation generation at issue).
 
 from __future__ import annotations
 
+import binascii
 import hashlib
+import json
 import secrets
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -22,6 +24,7 @@ from django.db import transaction
 from django.db.models import Subquery
 from django.http import HttpRequest
 from django.utils import timezone
+from jwt.utils import base64url_decode
 
 from .conf import jwt_revoke_settings
 from .exceptions import InvalidToken
@@ -47,6 +50,10 @@ _INT64 = 2**63
 ALLOWED_HEADER_PARAMETERS = frozenset({"alg", "typ", "kid"})
 
 
+def _is_int_field(field: Any) -> bool:
+    return field.get_internal_type() in _INT_FIELD_TYPES
+
+
 @dataclass(frozen=True)
 class TokenPair:
     """What a login or a refresh hands to the client."""
@@ -66,6 +73,7 @@ class _Keys:
     signing_kid: str
     put_kid: bool
     verifying: dict[str, Any]
+    algorithms: tuple[str, ...] = ()
 
 
 _keys_cache: dict[int, _Keys] = {}
@@ -110,9 +118,11 @@ def get_keys() -> _Keys:
         signing = _prepare(algorithm, s.SIGNING_KEY)
         verifying_signing = _public(algorithm, signing)
         kid = s.SIGNING_KEY_ID or _derived_kid(algorithm, verifying_signing)
-        verifying = {str(k): _public(algorithm, _prepare(algorithm, v)) for k, v in s.VERIFYING_KEYS.items()}
+        verifying = {
+            str(k): _public(algorithm, _prepare(algorithm, v)) for k, v in s.VERIFYING_KEYS.items()
+        }
         verifying[kid] = verifying_signing
-        keys = _Keys(algorithm, signing, kid, bool(s.VERIFYING_KEYS), verifying)
+        keys = _Keys(algorithm, signing, kid, bool(s.VERIFYING_KEYS), verifying, (algorithm,))
         _keys_cache.clear()
         _keys_cache[gen] = keys
     return keys
@@ -121,8 +131,18 @@ def get_keys() -> _Keys:
 # -- user ids ------------------------------------------------------------------
 
 
+_id_field_cache: dict[int, Any] = {}
+
+
 def _user_id_field():
-    return get_user_model()._meta.get_field(jwt_revoke_settings.USER_ID_FIELD)
+    """The user model's id field for the current settings (looked up once per settings)."""
+    gen = jwt_revoke_settings.generation
+    field = _id_field_cache.get(gen)
+    if field is None:
+        field = get_user_model()._meta.get_field(jwt_revoke_settings.USER_ID_FIELD)
+        _id_field_cache.clear()
+        _id_field_cache[gen] = field
+    return field
 
 
 def canonical_user_id(value: Any) -> Any:
@@ -133,7 +153,7 @@ def canonical_user_id(value: Any) -> Any:
     normalised by the field (a UUID in any spelling becomes one value).
     """
     field = _user_id_field()
-    if field.get_internal_type() in _INT_FIELD_TYPES:
+    if _is_int_field(field):
         if type(value) is not int or not -_INT64 <= value < _INT64:
             raise InvalidToken("token_claims_invalid")
         return value
@@ -241,7 +261,6 @@ def decode_token(
     must be present and well-typed; ``iss``/``aud`` must match when
     configured. ``token_type=None`` accepts either type (revocation, RFC 7009).
     """
-    s = jwt_revoke_settings
     if isinstance(raw, bytes):
         try:
             raw = raw.decode("ascii")
@@ -249,15 +268,13 @@ def decode_token(
             raise InvalidToken("token_invalid") from None
     if not isinstance(raw, str) or not raw:
         raise InvalidToken("token_invalid")
-    if len(raw) > s.MAX_TOKEN_BYTES:
+    rules = _rules()
+    if len(raw) > rules.max_bytes:
         raise InvalidToken("token_too_large")
     keys = get_keys()
-    try:
-        header = jwt.get_unverified_header(raw)
-    except (jwt.PyJWTError, ValueError, TypeError):
-        raise InvalidToken("token_invalid") from None
+    header = _header(raw)
     if (
-        not isinstance(header, dict)
+        header is None
         or header.get("alg") != keys.algorithm
         or not ALLOWED_HEADER_PARAMETERS.issuperset(header)
     ):
@@ -272,41 +289,116 @@ def decode_token(
         key = keys.verifying[kid]
     else:
         raise InvalidToken("token_invalid")
-    claim = s.USER_ID_CLAIM
+    claim = rules.claim
     try:
-        payload = jwt.decode(
+        decoded = jwt.decode_complete(
             raw,
             key,
-            algorithms=[keys.algorithm],
-            audience=s.AUDIENCE,
-            issuer=s.ISSUER,
-            leeway=s.LEEWAY,
-            options={
-                "require": ["exp", "iat", "jti"],
-                "verify_exp": verify_exp,
-                "verify_aud": s.AUDIENCE is not None,
-            },
+            algorithms=keys.algorithms,
+            audience=rules.audience,
+            issuer=rules.issuer,
+            leeway=rules.leeway,
+            options=rules.options if verify_exp else rules.options_without_exp,
         )
     except tuple(err for err, _code in _PYJWT_ERRORS) as exc:
         code = next(c for err, c in _PYJWT_ERRORS if isinstance(exc, err))
         raise InvalidToken(code) from None
     except (jwt.PyJWTError, ValueError, TypeError, OverflowError):
         raise InvalidToken("token_invalid") from None
+    if decoded.get("header") != header:
+        # PyJWT read the header its own way: what it verified must be what we checked.
+        raise InvalidToken("token_invalid")
+    header = decoded["header"]  # the token's own copy, not the shared one
+    payload = decoded.get("payload")
     if not isinstance(payload, dict):
         raise InvalidToken("token_invalid")
     _check_claims(payload, claim)
     if token_type is not None and payload["token_type"] != token_type:
         raise InvalidToken("token_wrong_type")
-    if payload["exp"] - payload["iat"] > _max_lifetime(payload["token_type"]):
+    if payload["exp"] - payload["iat"] > rules.max_lifetime[payload["token_type"]]:
         # Signed with our key but longer-lived than we ever issue: refuse.
         raise InvalidToken("token_claims_invalid")
     return ValidatedToken(header, payload, canonical_user_id(payload[claim]))
+
+
+# Headers already decoded, by their segment: every token we issue with one key
+# has the same header, so this holds a handful of entries (bounded all the same).
+_headers: dict[str, dict[str, Any] | None] = {}
+_HEADERS_KEPT = 64
+
+
+def _header(raw: str) -> dict[str, Any] | None:
+    """The token's JOSE header, decoded alone, or None if it is not one.
+
+    Only the first segment is decoded (the whole token is parsed once, by
+    PyJWT, when the signature is checked; its header must equal this one).
+    The dict returned is shared: read it, never change it.
+    """
+    segment, dot, rest = raw.partition(".")
+    if not dot or "." not in rest or len(segment) > 1024:
+        return None
+    try:
+        return _headers[segment]
+    except KeyError:
+        pass
+    try:
+        header = json.loads(base64url_decode(segment))
+    except (ValueError, TypeError, RecursionError, binascii.Error):
+        header = None
+    if not isinstance(header, dict):
+        header = None
+    if len(_headers) >= _HEADERS_KEPT:
+        _headers.clear()
+    _headers[segment] = header
+    return header
 
 
 def _max_lifetime(token_type: str) -> float:
     s = jwt_revoke_settings
     lifetime = s.ACCESS_TOKEN_LIFETIME if token_type == ACCESS else s.REFRESH_TOKEN_LIFETIME
     return (lifetime + s.LEEWAY).total_seconds() + 1  # +1: exp and iat are rounded down
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """What verification reads of the settings, read once per settings."""
+
+    max_bytes: int
+    claim: str
+    audience: Any
+    issuer: Any
+    leeway: timedelta
+    options: dict[str, Any]
+    options_without_exp: dict[str, Any]
+    max_lifetime: dict[str, float]
+
+
+_rules_cache: dict[int, _Rules] = {}
+
+
+def _rules() -> _Rules:
+    gen = jwt_revoke_settings.generation
+    rules = _rules_cache.get(gen)
+    if rules is None:
+        s = jwt_revoke_settings
+        options = {
+            "require": ["exp", "iat", "jti"],
+            "verify_exp": True,
+            "verify_aud": s.AUDIENCE is not None,
+        }
+        rules = _Rules(
+            max_bytes=s.MAX_TOKEN_BYTES,
+            claim=s.USER_ID_CLAIM,
+            audience=s.AUDIENCE,
+            issuer=s.ISSUER,
+            leeway=s.LEEWAY,
+            options=options,
+            options_without_exp={**options, "verify_exp": False},
+            max_lifetime={kind: _max_lifetime(kind) for kind in (ACCESS, REFRESH)},
+        )
+        _rules_cache.clear()
+        _rules_cache[gen] = rules
+    return rules
 
 
 def _check_claims(payload: dict[str, Any], claim: str) -> None:

@@ -1,13 +1,22 @@
 """Revocation state stores: one contract, run against every store."""
 
+import copy
+
 import pytest
+from django.conf import settings as settings_module
 from django.db import DatabaseError, connection
 from django.test import override_settings
 
 from django_jwt_revoke import revocation
 from django_jwt_revoke.exceptions import RevocationStateUnavailable
 from django_jwt_revoke.models import BlacklistedToken, TokenSession
-from django_jwt_revoke.state import CachedStore, DatabaseStore, get_store
+from django_jwt_revoke.state import (
+    CachedStore,
+    DatabaseStore,
+    PreparedQuery,
+    TokenState,
+    get_store,
+)
 from django_jwt_revoke.tokens import decode_token, issue_token_pair
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -193,3 +202,169 @@ def test_user_mode_never_consults_the_cache(settings, get_me, pair, django_asser
     settings.JWT_REVOKE = {**settings.JWT_REVOKE, "CACHE_ALIAS": "broken"}
     with django_assert_num_queries(1):
         assert get_me(pair.access).status_code == 200
+
+
+# -- the compiled queries (state.PreparedQuery) ---------------------------------------
+
+
+def _orm_only(store):
+    """The same store answering through the ORM on every call (nothing compiled ahead)."""
+    store._compiled = {"user": None, "state": None}
+    return store
+
+
+def _answers(store, raw):
+    token = decode_token(raw, token_type=None)
+    user, user_state = store.user_and_state(token)
+    return (user and user.pk, user_state, DatabaseStore.token_state(store, token))
+
+
+def test_compiled_queries_answer_as_the_orm_does(store, user, other_user):
+    """At every revocation level, for a missing user and a foreign session."""
+    orm = _orm_only(copy.copy(store))
+    pairs = [issue_token_pair(user) for _ in range(4)]
+    foreign = issue_token_pair(other_user)
+
+    def same_answers():
+        for raw in [p.access for p in pairs] + [pairs[0].refresh, foreign.access]:
+            assert _answers(store, raw) == _answers(orm, raw)
+
+    same_answers()
+    revocation.revoke_token(pairs[0].access)
+    revocation.revoke_session(pairs[1].sid)
+    TokenSession.objects.filter(sid=foreign.sid).update(user=user)  # a session not its user's
+    same_answers()
+    revocation.revoke_user_tokens(user)
+    revocation.revoke_all_tokens()
+    same_answers()
+    other_user.delete()
+    same_answers()
+    assert set(store._compiled) == {"user", "state"}
+    assert all(isinstance(q, PreparedQuery) for q in store._compiled.values())
+
+
+def test_user_loaded_from_the_compiled_query_is_a_full_instance(store, user, pair):
+    token = decode_token(pair.access)
+    loaded, state = store.user_and_state(token)
+    assert loaded == user and loaded._state.db == store.alias and not loaded._state.adding
+    for field in type(user)._meta.concrete_fields:
+        assert getattr(loaded, field.attname) == getattr(user, field.attname), field.name
+    assert state.session_live is True and state.jti_revoked is False
+
+
+def test_compiled_once_per_settings(store, pair, settings, django_assert_num_queries):
+    token = decode_token(pair.access)
+    store.user_and_state(token)
+    compiled = store._compiled["user"]
+    with django_assert_num_queries(1):
+        store.user_and_state(token)
+    assert store._compiled["user"] is compiled
+    settings.JWT_REVOKE = {**settings.JWT_REVOKE, "LEEWAY": 1}
+    assert get_store() is not store  # new settings, new store, compiled anew
+
+
+def test_query_that_cannot_be_compiled_ahead_runs_through_the_orm(store, pair, monkeypatch):
+    from django_jwt_revoke import state as state_module
+
+    def refuse(*args, **kwargs):
+        raise state_module.CannotPrepare("test")
+
+    monkeypatch.setattr(state_module, "PreparedQuery", refuse)
+    token = decode_token(pair.access)
+    assert store.user_and_state(token)[0].pk == token.user_id
+    assert not store.token_state(token).revokes(token)
+    assert store._compiled == {"user": None, "state": None}
+    revocation.revoke_session(pair.sid)
+    assert store.user_and_state(token)[1].revokes(token)
+
+
+def test_compiled_query_with_database_down_refuses(store, pair):
+    token = decode_token(pair.access)
+    store.user_and_state(token)  # compiled
+    with connection.execute_wrapper(_broken_database), pytest.raises(RevocationStateUnavailable):
+        store.user_and_state(token)
+    with connection.execute_wrapper(_broken_database), pytest.raises(RevocationStateUnavailable):
+        DatabaseStore.token_state(store, token)
+
+
+# -- Django's Redis backend, read through one kept client ---------------------------------
+
+REDIS_NOWHERE = {
+    "BACKEND": "django.core.cache.backends.redis.RedisCache",
+    "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens on port 1
+}
+
+
+def test_redis_reader_only_for_a_single_redis_server(settings):
+    from django.core.cache import caches
+
+    from django_jwt_revoke.state import _redis_get_many
+
+    settings.CACHES = {
+        **settings.CACHES,
+        "one": REDIS_NOWHERE,
+        "replicas": {**REDIS_NOWHERE, "LOCATION": [REDIS_NOWHERE["LOCATION"]] * 2},
+    }
+    assert _redis_get_many(caches["one"]) is not None
+    assert _redis_get_many(caches["replicas"]) is None
+    assert _redis_get_many(caches["default"]) is None  # not Redis: the backend's own get_many
+
+
+def test_unreachable_redis_falls_back_to_the_database(settings, user, pair):
+    settings.CACHES = {**settings.CACHES, "nowhere": REDIS_NOWHERE}
+    settings.JWT_REVOKE = {**settings.JWT_REVOKE, "CACHE_ALIAS": "nowhere"}
+    store = get_store()
+    token = decode_token(pair.access)
+    assert not store.token_state(token).revokes(token)
+    with connection.execute_wrapper(_broken_database), pytest.raises(RevocationStateUnavailable):
+        store.token_state(token)
+
+
+@pytest.mark.skipif(
+    "RedisCache" not in str(settings_module.CACHES.get("revocation", {}).get("BACKEND")),
+    reason="needs Redis (run with JWT_REVOKE_TEST_CACHE=redis)",
+)
+def test_redis_reader_reads_what_the_backend_writes(
+    settings, user, pair, django_assert_num_queries
+):
+    settings.JWT_REVOKE = {**settings.JWT_REVOKE, "CACHE_ALIAS": "revocation"}
+    store = get_store()
+    token = decode_token(pair.access)
+    keys = store.keys(token)
+    store.cache.set_many({keys[0]: 3, keys[1]: 1, keys[2]: 0, keys[3]: 2})
+    assert store._get_many(keys) == store.cache.get_many(keys) == dict(zip(keys, [3, 1, 0, 2]))
+    with django_assert_num_queries(0):
+        state = store.token_state(token)
+    assert state == TokenState(session_live=True, jti_revoked=False, generation=3, epoch=2)
+    store.cache.delete(keys[1])
+    assert keys[1] not in store._get_many(keys)
+
+
+def test_user_id_beyond_its_column_is_no_user(store, pair):
+    """A signed id no column can hold finds no user (never a database error, 503)."""
+    from django_jwt_revoke.tokens import ValidatedToken, _is_int_field, _user_id_field
+
+    if not _is_int_field(_user_id_field()):
+        pytest.skip("the active user model's id is not an integer")
+
+    token = decode_token(pair.access)
+    for user_id in (2**31 + 5, -(2**31) - 5, 2**63 - 1):
+        huge = ValidatedToken(token.header, {**token.payload, "user_id": user_id}, user_id)
+        assert store.user_and_state(huge) == (None, None)
+        assert store.token_state(huge).revokes(huge)
+
+
+def test_local_memory_store_answers_from_the_cache(settings, pair, django_assert_num_queries):
+    settings.CACHES = {
+        **settings.CACHES,
+        "mem": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "t2"},
+    }
+    settings.JWT_REVOKE = {**settings.JWT_REVOKE, "CACHE_ALIAS": "mem"}
+    store = get_store()
+    token = decode_token(pair.access)
+    assert not store.token_state(token).revokes(token)
+    with django_assert_num_queries(0):
+        assert not store.token_state(token).revokes(token)
+    revocation.revoke_session(pair.sid)
+    with django_assert_num_queries(0):
+        assert store.token_state(token).revokes(token)

@@ -150,3 +150,21 @@ def test_uuid_like_user_id_claim_for_string_fields():
         user = UserFactory(username="bob")
         token = decode_token(issue_token_pair(user).access)
         assert token.user_id == "bob" and token.user_key == "bob"
+
+
+def test_decoded_headers_are_remembered_boundedly_and_never_shared(pair):
+    import base64
+    import json
+
+    from django_jwt_revoke import tokens
+
+    token = decode_token(pair.access)
+    token.header["kid"] = "changed by a caller"  # the token's own copy
+    assert "kid" not in decode_token(pair.access).header
+    body = pair.access.split(".", 1)[1]
+    for i in range(3 * tokens._HEADERS_KEPT):
+        head = base64.urlsafe_b64encode(json.dumps({"alg": "HS256", "n": i}).encode())
+        with pytest.raises(InvalidToken):
+            decode_token(head.decode().rstrip("=") + "." + body)
+        assert len(tokens._headers) <= tokens._HEADERS_KEPT
+    assert decode_token(pair.access).jti == token.jti
