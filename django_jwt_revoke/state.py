@@ -33,7 +33,9 @@ from .tokens import ValidatedToken, _user_id_field
 class TokenState(NamedTuple):
     """What the database says about one token's session, jti and user."""
 
-    session_live: bool  # the session exists, belongs to the user, is not revoked
+    # The session exists, belongs to the user, is not revoked. A legacy
+    # (simplejwt) token has no session: True when its user exists.
+    session_live: bool
     jti_revoked: bool
     generation: int  # the user's current revocation generation
     epoch: int = 0  # the global revocation generation
@@ -69,6 +71,7 @@ logger = logging.getLogger(__name__)
 _SENTINEL_TEXT = "9b0e6c1c-5d3b-4f8e-a7f2-6f1d2c3b4a59"  # a UUID, for a UUIDField id
 _SENTINEL_INT = 7_318_349_394_477_056_243  # for an integer column of unbounded range
 _STATE_COLUMNS = ("revoked_at", "_jwtr_jti_revoked", "_jwtr_generation", "_jwtr_epoch")
+_LEGACY_STATE_COLUMNS = ("_jwtr_jti_revoked", "_jwtr_generation", "_jwtr_epoch")
 
 
 class CannotPrepare(Exception):
@@ -218,12 +221,14 @@ class DatabaseStore:
 
         ``(None, None)`` when no such user exists. The session must belong to
         the user loaded, so a token never authenticates an account that later
-        took the same id value.
+        took the same id value. A legacy (simplejwt) token has no session: its
+        user is the one its user id claim names, as simplejwt has it.
         """
+        legacy = token.legacy
         try:
-            prepared = self._prepared("user")
+            prepared = self._prepared("user_legacy" if legacy else "user")
             if prepared is None:
-                user = self._user_query(token).first()
+                user = self._user_query(token, legacy=legacy).first()
             elif not self._id_in_range(token.user_id):
                 user = None  # no such user can exist: no query, as the ORM does
             else:
@@ -234,30 +239,48 @@ class DatabaseStore:
         if user is None:
             return None, None
         state = TokenState(
-            session_live=user._jwtr_session_live,
+            session_live=True if legacy else user._jwtr_session_live,
             jti_revoked=user._jwtr_jti_revoked,
             generation=user._jwtr_generation or 0,
             epoch=user._jwtr_epoch or 0,
         )
         return user, state
 
-    def _user_query(self, token: Any) -> Any:
+    def _user_query(self, token: Any, *, legacy: bool = False) -> Any:
         User = get_user_model()
-        query = (
-            User._default_manager.db_manager(self.alias)
-            .filter(**{jwt_revoke_settings.USER_ID_FIELD: token.user_id})
-            .annotate(
+        query = User._default_manager.db_manager(self.alias).filter(
+            **{jwt_revoke_settings.USER_ID_FIELD: token.user_id}
+        )
+        if not legacy:
+            query = query.annotate(
                 _jwtr_session_live=Exists(
                     TokenSession.objects.filter(
                         sid=token.sid, user=OuterRef("pk"), revoked_at__isnull=True
                     )
-                ),
+                )
+            )
+        return query.annotate(
+            _jwtr_jti_revoked=_jti_revoked(token),
+            _jwtr_generation=_generation_subquery(token),
+            _jwtr_epoch=_epoch_subquery(),
+        )
+
+    def _legacy_user_query(self, token: Any) -> Any:
+        return self._user_query(token, legacy=True)
+
+    def _legacy_state_query(self, token: Any) -> Any:
+        """A legacy token's state: its user's row stands where the session would."""
+        User = get_user_model()
+        return (
+            User._default_manager.db_manager(self.alias)
+            .filter(**{jwt_revoke_settings.USER_ID_FIELD: token.user_id})
+            .annotate(
                 _jwtr_jti_revoked=_jti_revoked(token),
                 _jwtr_generation=_generation_subquery(token),
                 _jwtr_epoch=_epoch_subquery(),
             )
+            .values_list(*_LEGACY_STATE_COLUMNS)
         )
-        return query
 
     def _state_query(self, token: Any) -> Any:
         owner = {f"user__{jwt_revoke_settings.USER_ID_FIELD}": token.user_id}
@@ -273,7 +296,10 @@ class DatabaseStore:
         )
 
     def _prepared(self, which: str) -> PreparedQuery | None:
-        """The compiled query ``which`` ("user" or "state"); None: use the ORM each time.
+        """The compiled query ``which``; None: use the ORM each time.
+
+        ``which`` is "user" or "state", or "user_legacy" or "state_legacy" for
+        legacy (simplejwt) tokens, which have no session to look up.
 
         Compiled on first use (compiling runs no query); a query that cannot
         be compiled ahead is remembered as such and runs through the ORM.
@@ -286,17 +312,22 @@ class DatabaseStore:
         self._id_bounds = _id_range(field, self.alias)
         try:
             stand_in = _StandIn(_sentinel(field, self.alias))
-            build = self._user_query if which == "user" else self._state_query
+            build, columns = {
+                "user": (self._user_query, ()),
+                "state": (self._state_query, _STATE_COLUMNS),
+                "user_legacy": (self._legacy_user_query, ()),
+                "state_legacy": (self._legacy_state_query, _LEGACY_STATE_COLUMNS),
+            }[which]
+            slots = {
+                "user_id": _db_value(field, stand_in.user_id, self.alias),
+                "sid": stand_in.sid,
+                "jti": stand_in.jti,
+                "user_key": stand_in.user_key,
+            }
+            if which.endswith("_legacy"):
+                del slots["sid"]
             prepared: PreparedQuery | None = PreparedQuery(
-                _first(build(stand_in)),
-                self.alias,
-                {
-                    "user_id": _db_value(field, stand_in.user_id, self.alias),
-                    "sid": stand_in.sid,
-                    "jti": stand_in.jti,
-                    "user_key": stand_in.user_key,
-                },
-                columns=_STATE_COLUMNS if which == "state" else (),
+                _first(build(stand_in)), self.alias, slots, columns=columns
             )
         except CannotPrepare:
             logger.debug("revocation query %s runs through the ORM", which, exc_info=True)
@@ -313,19 +344,27 @@ class DatabaseStore:
         return (low is None or value >= low) and (high is None or value <= high)
 
     def _slot_values(self, token: ValidatedToken) -> dict[str, Any]:
-        return {
+        values = {
             "user_id": _db_value(_user_id_field(), token.user_id, self.alias),
-            "sid": token.sid,
             "jti": token.jti,
             "user_key": token.user_key,
         }
+        if not token.legacy:
+            values["sid"] = token.sid
+        return values
 
     def token_state(self, token: ValidatedToken) -> TokenState:
-        """The token's revocation state without loading its user (one query)."""
+        """The token's revocation state without loading its user (one query).
+
+        A legacy (simplejwt) token has no session: it counts as live while
+        its user exists (the query reads the user's row instead).
+        """
+        legacy = token.legacy
         try:
-            prepared = self._prepared("state")
+            prepared = self._prepared("state_legacy" if legacy else "state")
             if prepared is None:
-                found = self._state_query(token).first()
+                query = self._legacy_state_query if legacy else self._state_query
+                found = query(token).first()
             elif not self._id_in_range(token.user_id):
                 found = None
             else:
@@ -335,6 +374,9 @@ class DatabaseStore:
             raise RevocationStateUnavailable() from exc
         if found is None:
             return TokenState(session_live=False, jti_revoked=False, generation=0)
+        if legacy:
+            jti_revoked, generation, epoch = found
+            return TokenState(True, jti_revoked, generation or 0, epoch or 0)
         revoked_at, jti_revoked, generation, epoch = found
         return TokenState(revoked_at is None, jti_revoked, generation or 0, epoch or 0)
 
@@ -366,7 +408,8 @@ class CachedStore(DatabaseStore):
 
     Entries: ``g:<user>`` the user's generation, ``s:<sid>`` 1 if the session
     is live else 0, ``j:<jti>`` 1 if the jti is revoked else 0, ``epoch`` the
-    global generation. Readers fill
+    global generation. A legacy (simplejwt) token has no ``s:`` entry; its
+    entries are filled only once its user is found to exist. Readers fill
     misses from the database with ``add`` (never ``set``), and revocations
     ``set`` the revoked value before their transaction commits and again
     after, so a reader can never put back a stale "not revoked". A miss, an
@@ -378,12 +421,21 @@ class CachedStore(DatabaseStore):
     def __init__(self, alias: str) -> None:
         super().__init__()
         self.cache = caches[alias]
-        self._get_many = _redis_get_many(self.cache) or self.cache.get_many
+        self._get_many = (
+            _redis_get_many(self.cache) or _locmem_get_many(self.cache) or self.cache.get_many
+        )
 
     # -- keys and lifetimes ------------------------------------------------
 
     @staticmethod
-    def keys(token: ValidatedToken) -> tuple[str, str, str, str]:
+    def keys(token: ValidatedToken) -> tuple[str, ...]:
+        """Generation, session, jti and epoch keys; no session key for a legacy token."""
+        if token.legacy:
+            return (
+                f"jwt_revoke:g:{_cache_id(token.user_key)}",
+                f"jwt_revoke:j:{_cache_id(token.jti)}",
+                EPOCH_KEY,
+            )
         return (
             f"jwt_revoke:g:{_cache_id(token.user_key)}",
             f"jwt_revoke:s:{_cache_id(token.sid)}",
@@ -405,26 +457,35 @@ class CachedStore(DatabaseStore):
 
     def token_state(self, token: ValidatedToken) -> TokenState:
         keys = self.keys(token)
-        gen_key, sid_key, jti_key, epoch_key = keys
+        legacy = len(keys) == 3
+        if legacy:
+            gen_key, jti_key, epoch_key = keys
+            sid_key = None
+        else:
+            gen_key, sid_key, jti_key, epoch_key = keys
         try:
             found = self._get_many(keys)
         except Exception:  # any cache failure: the database decides
             logger.warning("revocation cache unreachable; reading the database", exc_info=True)
             return super().token_state(token)
-        if len(found) == 4:
+        if len(found) == len(keys):
             return TokenState(
-                session_live=found[sid_key] == 1,
+                session_live=legacy or found[sid_key] == 1,
                 jti_revoked=found[jti_key] == 1,
                 generation=int(found[gen_key]),
                 epoch=int(found[epoch_key]),
             )
         state = super().token_state(token)
+        if legacy and not state.session_live:
+            # No such user: nothing in the cache may stand for "it exists".
+            return state
         fill = {
             gen_key: (state.generation, self._state_timeout()),
-            sid_key: (1 if state.session_live else 0, self._state_timeout()),
             jti_key: (1 if state.jti_revoked else 0, self._until(token.expires_at)),
             epoch_key: (state.epoch, self._state_timeout()),
         }
+        if sid_key is not None:
+            fill[sid_key] = (1 if state.session_live else 0, self._state_timeout())
         try:
             for key, (value, timeout) in fill.items():
                 if key not in found:
@@ -506,6 +567,43 @@ def _redis_get_many(cache: Any) -> Any:
         values = client.mget([make_key(key) for key in keys])
         found = zip(keys, values, strict=True)
         return {key: loads(value) for key, value in found if value is not None}
+
+    return get_many
+
+
+def _locmem_get_many(cache: Any) -> Any:
+    """A faster ``cache.get_many`` for Django's local-memory backend, or None.
+
+    ``LocMemCache.get`` checks every key for memcached compatibility, a loop
+    over its characters that costs more than the read itself; our keys are
+    known to pass (see ``_cache_id``). This reads the same entries as ``get``
+    does, under the backend's lock, expiry and all, without that check. It
+    relies on the backend's private attributes, checked here: without them,
+    ``cache.get_many`` serves.
+    """
+    from django.core.cache.backends.locmem import LocMemCache
+
+    names = ("_cache", "_lock", "_has_expired", "_delete")
+    if type(cache) is not LocMemCache or not all(hasattr(cache, name) for name in names):
+        return None
+    import pickle
+
+    make_key = cache.make_key
+    entries, lock = cache._cache, cache._lock
+    has_expired, delete = cache._has_expired, cache._delete
+
+    def get_many(keys: Any) -> dict[str, Any]:
+        found = {}
+        with lock:
+            for key in keys:
+                name = make_key(key)
+                if has_expired(name):  # also true of a missing key
+                    delete(name)
+                    continue
+                found[key] = entries[name]
+                entries.move_to_end(name, last=False)
+        # The backend's own values, pickled by itself: no outside data.
+        return {key: pickle.loads(value) for key, value in found.items()}  # noqa: S301
 
     return get_many
 

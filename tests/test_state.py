@@ -354,6 +354,34 @@ def test_user_id_beyond_its_column_is_no_user(store, pair):
         assert store.token_state(huge).revokes(huge)
 
 
+def test_local_memory_reader_reads_as_the_backend_does(settings):
+    import time
+
+    import time_machine
+    from django.core.cache import caches
+
+    from django_jwt_revoke.state import _locmem_get_many
+
+    settings.CACHES = {
+        **settings.CACHES,
+        "mem": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "t"},
+    }
+    cache = caches["mem"]
+    get_many = _locmem_get_many(cache)
+    assert get_many is not None
+    cache.set("jwt_revoke:a", 1, 10)
+    cache.set("jwt_revoke:b", 0, 100)
+    cache.set("jwt_revoke:c", {"x": 2}, None)
+    keys = ["jwt_revoke:a", "jwt_revoke:b", "jwt_revoke:c", "jwt_revoke:missing"]
+    expected = {"jwt_revoke:a": 1, "jwt_revoke:b": 0, "jwt_revoke:c": {"x": 2}}
+    assert get_many(keys) == cache.get_many(keys) == expected
+    with time_machine.travel(time.time() + 50):
+        later = {"jwt_revoke:b": 0, "jwt_revoke:c": {"x": 2}}
+        assert get_many(keys) == cache.get_many(keys) == later
+    assert _locmem_get_many(caches["default"]) is not None
+    assert _locmem_get_many(object()) is None
+
+
 def test_local_memory_store_answers_from_the_cache(settings, pair, django_assert_num_queries):
     settings.CACHES = {
         **settings.CACHES,
