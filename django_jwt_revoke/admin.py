@@ -52,6 +52,7 @@ def user_revocations(user_path: str) -> QuerySet:
     without a uuid type store it as 32 hex digits.
     """
     field = get_user_model()._meta.get_field(jwt_revoke_settings.USER_ID_FIELD)
+    assert isinstance(field, models.Field)  # a concrete column (checked by E010)
     ref = OuterRef(f"{user_path}_id" if field.primary_key else f"{user_path}__{field.attname}")
     key = Cast(ref, output_field=models.CharField())
     if field.get_internal_type() == "UUIDField":
@@ -194,7 +195,7 @@ class OutstandingTokenAdmin(ReadOnlyAdmin):
     def session_id_display(self, obj: OutstandingToken) -> str:
         return obj.session.sid
 
-    def _state(self, obj: OutstandingToken) -> tuple[str, str]:
+    def _state(self, obj: Any) -> tuple[str, str]:
         if obj._jwtr_jti_reason:
             reason = obj._jwtr_jti_reason
         elif obj.session.revoked_at is not None:

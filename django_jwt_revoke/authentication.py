@@ -92,7 +92,7 @@ class JWTAuthentication(authentication.BaseAuthentication):
 
     def get_user(self, token: ValidatedToken) -> Any:
         user, state = get_store().user_and_state(token)
-        if user is None:
+        if user is None or state is None:
             raise InvalidToken("user_not_found")
         if state.revokes(token):
             raise InvalidToken("token_revoked")

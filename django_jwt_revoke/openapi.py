@@ -21,7 +21,7 @@ a project or djangorestframework-simplejwt may already use in the same schema.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.drainage import set_override
@@ -48,6 +48,9 @@ from .serializers import (
     TokenRefreshSerializer,
 )
 
+if TYPE_CHECKING:
+    from django.utils.functional import _StrOrPromise
+
 SECURITY_SCHEME_NAME = "jwtAuth"
 COOKIE_SCHEME_NAME = "jwtCookieAuth"
 
@@ -69,8 +72,8 @@ class JWTAuthenticationScheme(OpenApiAuthenticationExtension):
     target_class = "django_jwt_revoke.authentication.JWTAuthentication"
     match_subclasses = True
 
-    @property  # type: ignore[override]
-    def name(self) -> str | list[str]:  # read at generation time, like the settings
+    @property
+    def name(self) -> str | list[str]:  # type: ignore[override]  # read at generation time, like the settings
         if _cookie_mode():
             return [SECURITY_SCHEME_NAME, COOKIE_SCHEME_NAME]
         return SECURITY_SCHEME_NAME
@@ -211,10 +214,12 @@ class _Described(OpenApiSerializerExtension):
     component_name: str
     description: Any
 
-    def get_name(self, auto_schema: Any, direction: str) -> str:
+    def get_name(self, auto_schema: Any, direction: Literal["request", "response"]) -> str:
         return self.component_name
 
-    def map_serializer(self, auto_schema: Any, direction: str) -> dict[str, Any]:
+    def map_serializer(
+        self, auto_schema: Any, direction: Literal["request", "response"]
+    ) -> dict[str, Any]:
         schema = super().map_serializer(auto_schema, direction)
         schema["description"] = str(self.description)
         return schema
@@ -258,7 +263,7 @@ class SessionDescription(_Described):
 # Endpoints -------------------------------------------------------------------
 
 
-def _error(description: str) -> OpenApiResponse:
+def _error(description: _StrOrPromise) -> OpenApiResponse:
     return OpenApiResponse(TokenErrorSerializer, description=description)
 
 

@@ -32,7 +32,8 @@ class ConfiguredScopeRateThrottle(ScopedRateThrottle):
     def get_rate(self) -> str | None:
         # Read on every call, not DRF's class attribute frozen at import time,
         # so rates set later (override_settings) are honoured.
-        return (api_settings.DEFAULT_THROTTLE_RATES or {}).get(self.scope)
+        rates: dict[str, Any] = api_settings.DEFAULT_THROTTLE_RATES or {}
+        return rates.get(self.scope) if self.scope else None
 
     def allow_request(self, request: Any, view: Any) -> bool:
         scope = getattr(view, self.scope_attr, None)

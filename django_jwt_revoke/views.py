@@ -51,7 +51,7 @@ from .serializers import (
     oauth_token_parameter,
 )
 from .throttling import ConfiguredScopeRateThrottle
-from .tokens import TokenPair, issue_token_pair
+from .tokens import TokenPair, ValidatedToken, issue_token_pair
 
 logger = logging.getLogger("django_jwt_revoke")
 
@@ -85,6 +85,16 @@ class JWTRevokeAPIView(APIView):
             # Lets the challenge say error="invalid_token" with its description.
             setattr(self.request, _ERROR_ATTR, exc)
         return super().handle_exception(exc)
+
+
+def _validated(request: Request) -> ValidatedToken:
+    """``request.auth`` of a view that only ``JWTAuthentication`` authenticates."""
+    token = request.auth
+    if not isinstance(token, ValidatedToken):  # a subclass returned something else
+        raise AuthenticationFailed(
+            {"detail": _("This endpoint needs a JWT access token."), "code": "token_required"}
+        )
+    return token
 
 
 def _oauth_token(request: Request) -> str | None:
@@ -209,7 +219,7 @@ class LogoutView(JWTRevokeAPIView):
     def post(self, request: Request) -> Response:
         serializer = LogoutSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        revocation.logout(request.auth, serializer.validated_data.get("refresh"))
+        revocation.logout(_validated(request), serializer.validated_data.get("refresh"))
         return _logged_out(request)
 
 
@@ -235,7 +245,7 @@ class SessionListView(JWTRevokeAPIView):
     def get(self, request: Request) -> Response:
         sessions = revocation.live_sessions(request.user)
         serializer = SessionSerializer(
-            sessions, many=True, context={"current_sid": request.auth.sid}
+            sessions, many=True, context={"current_sid": _validated(request).sid}
         )
         return Response(serializer.data)
 

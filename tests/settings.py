@@ -6,6 +6,7 @@
 """
 
 import os
+from typing import Any
 from datetime import timedelta
 
 SECRET_KEY = "tests-only-secret-key-that-is-long-enough-for-hs256-0123456789"
@@ -54,6 +55,7 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",  # what real servers know
 ]
 
+DATABASES: dict[str, dict[str, Any]]
 TEST_DB = os.environ.get("JWT_REVOKE_TEST_DB", "sqlite")
 if TEST_DB == "postgres":
     DATABASES = {
@@ -78,7 +80,9 @@ else:
     raise RuntimeError(f"JWT_REVOKE_TEST_DB must be sqlite or postgres, not {TEST_DB!r}")
 
 TEST_CACHE = os.environ.get("JWT_REVOKE_TEST_CACHE", "none")
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+CACHES: dict[str, dict[str, Any]] = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
 if TEST_CACHE == "redis":
     CACHES["revocation"] = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -93,7 +97,7 @@ elif TEST_CACHE == "locmem":
 elif TEST_CACHE != "none":
     raise RuntimeError(f"JWT_REVOKE_TEST_CACHE must be none, locmem or redis, not {TEST_CACHE!r}")
 
-JWT_REVOKE = {
+JWT_REVOKE: dict[str, Any] = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=5),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=1),
 }
