@@ -183,6 +183,17 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warni
                 'For example ("Bearer",).',
             )
         )
+    accept = value["ACCEPT_SIMPLEJWT_TOKENS"]
+    if not isinstance(accept, bool):
+        errors.append(
+            _error(
+                24,
+                f"{SETTINGS_NAME}['ACCEPT_SIMPLEJWT_TOKENS'] must be True or False; "
+                f"got {accept!r}.",
+                "True (the default) accepts tokens djangorestframework-simplejwt issued with "
+                "the same key; False once none of them can still be in use.",
+            )
+        )
     if value["AUTH_COOKIE"] is not None:
         errors.extend(_check_cookies(value))
     return errors

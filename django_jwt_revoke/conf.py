@@ -39,6 +39,10 @@ DEFAULTS: dict[str, Any] = {
     "DATABASE_ALIAS": None,
     "REVOKE_ON_PASSWORD_CHANGE": True,
     "REVOKE_ON_DEACTIVATION": True,
+    # Accept access and refresh tokens that djangorestframework-simplejwt
+    # issued with the same key (no "sid" claim), so users stay signed in
+    # through a switch. Projects that never used simplejwt can turn it off.
+    "ACCEPT_SIMPLEJWT_TOKENS": True,
     # Tokens longer than this are refused before any decoding.
     "MAX_TOKEN_BYTES": 4096,
     # Cookie transport for browser front ends (see cookies.py): the access

@@ -38,18 +38,21 @@ from .tokens import (
     REFRESH,
     TokenPair,
     ValidatedToken,
+    client_metadata,
+    current_generations,
     decode_token,
+    legacy_sid,
     mint_access,
     mint_pair,
     user_key,
 )
 
 __all__ = [
-    "revoke_all_tokens",
     "active_token",
     "is_token_revoked",
     "live_sessions",
     "logout",
+    "revoke_all_tokens",
     "revoke_session",
     "revoke_token",
     "revoke_user_session",
@@ -63,16 +66,25 @@ def _alias() -> str:
 
 
 def _blacklist(
-    token: ValidatedToken, reason: str, *, using: str, user_pk: Any = None
+    token: ValidatedToken,
+    reason: str,
+    *,
+    using: str,
+    user_pk: Any = None,
+    sid: str | None = None,
 ) -> bool:
-    """Record ``token``'s jti as revoked; False if it already was."""
+    """Record ``token``'s jti as revoked; False if it already was.
+
+    ``sid``: the session recorded with it (default: the token's own; a
+    legacy token has none, or the one derived from its jti).
+    """
     try:
         with transaction.atomic(using=using):
             BlacklistedToken.objects.using(using).create(
                 jti=token.jti,
                 token_type=token.token_type,
                 user_id=user_pk,
-                sid=token.sid,
+                sid=sid or token.sid or "",
                 reason=reason,
                 expires_at=token.expires_at,
             )
@@ -83,7 +95,19 @@ def _blacklist(
 
 
 def _session_owner_pk(sid: str, using: str) -> Any:
-    return TokenSession.objects.using(using).filter(sid=sid).values_list("user_id", flat=True).first()
+    sessions = TokenSession.objects.using(using).filter(sid=sid)
+    return sessions.values_list("user_id", flat=True).first()
+
+
+def _claimed_user(token: ValidatedToken, using: str) -> Any:
+    """The user a token's user id claim names (legacy tokens have no session to ask)."""
+    from django.contrib.auth import get_user_model
+
+    return (
+        get_user_model()
+        ._default_manager.db_manager(using)
+        .filter(**{jwt_revoke_settings.USER_ID_FIELD: token.user_id})
+    )
 
 
 def revoke_session(sid: str, reason: str = Reason.LOGOUT) -> bool:
@@ -125,6 +149,11 @@ def revoke_token(token: str | ValidatedToken, reason: str = Reason.LOGOUT) -> bo
     otherwise outlive the logout. An expired token needs no revocation and
     returns False; a token that does not verify raises ``InvalidToken``.
     Returns True if anything changed.
+
+    A legacy (simplejwt) refresh token's session is the one derived from its
+    jti (``legacy_sid``), which its first refresh or the import opened; if
+    neither has yet, it is recorded here already revoked, so that a refresh
+    racing this revocation can only find it revoked.
     """
     if not isinstance(token, ValidatedToken):
         try:
@@ -134,23 +163,44 @@ def revoke_token(token: str | ValidatedToken, reason: str = Reason.LOGOUT) -> bo
                 return False
             raise
     using = _alias()
+    refresh = token.token_type == REFRESH
     with transaction.atomic(using=using):
-        user_pk = _session_owner_pk(token.sid, using)
-        changed = _blacklist(token, reason, using=using, user_pk=user_pk)
+        if token.legacy:
+            sid = legacy_sid(token.jti) if refresh else None
+            user_pk = _claimed_user(token, using).values_list("pk", flat=True).first()
+            if sid is not None and user_pk is not None:
+                now = timezone.now()
+                TokenSession.objects.using(using).bulk_create(
+                    [
+                        TokenSession(
+                            sid=sid,
+                            user_id=user_pk,
+                            created_at=token.issued_at,
+                            expires_at=token.expires_at,
+                            revoked_at=now,
+                            revoke_reason=reason,
+                        )
+                    ],
+                    ignore_conflicts=True,
+                )
+        else:
+            sid = token.sid
+            user_pk = _session_owner_pk(sid, using) if sid is not None else None
+        changed = _blacklist(token, reason, using=using, user_pk=user_pk, sid=sid)
         if changed:
             transaction.on_commit(
                 lambda: token_revoked.send(
                     sender=BlacklistedToken,
                     jti=token.jti,
-                    sid=token.sid,
+                    sid=sid,
                     token_type=token.token_type,
                     user_id=user_pk,
                     reason=str(reason),
                 ),
                 using=using,
             )
-        if token.token_type == REFRESH:
-            changed = revoke_session(token.sid, reason) or changed
+        if refresh and sid is not None:
+            changed = revoke_session(sid, reason) or changed
     return changed
 
 
@@ -215,14 +265,16 @@ def revoke_all_tokens(reason: str = Reason.INCIDENT) -> int:
     return epoch
 
 
-def _reuse_detected(token: ValidatedToken, session: TokenSession, request: HttpRequest | None) -> None:
+def _reuse_detected(
+    token: ValidatedToken, session: TokenSession, request: HttpRequest | None
+) -> None:
     if not jwt_revoke_settings.REUSE_DETECTION:
         return
-    if revoke_session(token.sid, Reason.REUSE_DETECTED):
+    if revoke_session(session.sid, Reason.REUSE_DETECTED):
         refresh_token_reused.send(
             sender=OutstandingToken,
             jti=token.jti,
-            sid=token.sid,
+            sid=session.sid,
             user_id=session.user_id,
             request=request,
         )
@@ -238,14 +290,20 @@ def rotate_refresh_token(raw: str, request: HttpRequest | None = None) -> TokenP
     ``REUSE_DETECTION`` the whole session is revoked, since one of the two
     holders is a thief. Raises ``InvalidToken`` when the token is refused.
     With ``ROTATE_REFRESH_TOKENS`` off, the same refresh token is returned.
+
+    A legacy (simplejwt) refresh token is first given the session and the
+    outstanding row the import would have given it (``_adopt_legacy``), then
+    goes the same way: exchanged for our pair, and retired by the same
+    compare-and-swap.
     """
     token = decode_token(raw, token_type=REFRESH)
     using = _alias()
     s = jwt_revoke_settings
+    sid = _adopt_legacy(token, using, request) if token.legacy else token.sid
     session = (
         TokenSession.objects.using(using)
         .select_related("user")
-        .filter(sid=token.sid)
+        .filter(sid=sid)
         .annotate(
             _jwtr_generation=Subquery(
                 UserRevocation.objects.filter(user_key=token.user_key).values("generation")[:1]
@@ -288,16 +346,80 @@ def rotate_refresh_token(raw: str, request: HttpRequest | None = None) -> TokenP
             .update(rotated_at=now)
         )
         if won:
-            _blacklist(token, Reason.ROTATED, using=using, user_pk=user.pk)
+            _blacklist(token, Reason.ROTATED, using=using, user_pk=user.pk, sid=session.sid)
             return mint_pair(user, session, now=now, using=using, request=request)
     _reuse_detected(token, session, request)
     raise InvalidToken("token_revoked")
 
 
+def _adopt_legacy(token: ValidatedToken, using: str, request: HttpRequest | None) -> str:
+    """The sid of a legacy refresh token's session, recording it on its first refresh.
+
+    The import command records every legacy refresh token that was
+    outstanding in simplejwt's blacklist app; one it did not (the app was
+    not installed, or the token is newer than the import) is recorded here
+    the same way: a ``TokenSession`` with the sid derived from its jti and
+    an ``OutstandingToken`` for it, so that the rotation that follows is
+    our own compare-and-swap. Concurrent first refreshes insert the same
+    rows (``ignore_conflicts``: the unique sid and jti keep one) and then
+    race on that compare-and-swap like any others. Raises ``InvalidToken``
+    before writing anything for a token that would be refused anyway.
+    """
+    found = (
+        OutstandingToken.objects.using(using)
+        .filter(jti=token.jti)
+        .values_list("session__sid", flat=True)
+        .first()
+    )
+    if found is not None:
+        return found
+    user = _claimed_user(token, using).first()
+    if user is None:
+        raise InvalidToken("token_revoked")
+    generation, epoch = current_generations(user_key(user), using)
+    if token.generation < generation or token.epoch < epoch:
+        raise InvalidToken("token_revoked")
+    if not getattr(user, "is_active", True):
+        raise InvalidToken("user_inactive")
+    sid = legacy_sid(token.jti)
+    metadata = client_metadata(request)
+    with transaction.atomic(using=using):
+        TokenSession.objects.using(using).bulk_create(
+            [
+                TokenSession(
+                    sid=sid,
+                    user=user,
+                    generation=generation,
+                    epoch=epoch,
+                    created_at=token.issued_at,
+                    expires_at=token.expires_at,
+                    **metadata,
+                )
+            ],
+            ignore_conflicts=True,
+        )
+        session_pk = (
+            TokenSession.objects.using(using).filter(sid=sid).values_list("pk", flat=True).get()
+        )
+        OutstandingToken.objects.using(using).bulk_create(
+            [
+                OutstandingToken(
+                    jti=token.jti,
+                    user=user,
+                    session_id=session_pk,
+                    created_at=token.issued_at,
+                    expires_at=token.expires_at,
+                    **metadata,
+                )
+            ],
+            ignore_conflicts=True,
+        )
+    return sid
+
+
 def is_token_revoked(token: ValidatedToken) -> bool:
     """Whether ``token`` is revoked (for introspection)."""
     return get_store().token_state(token).revokes(token)
-
 
 
 # -- used by the HTTP endpoints (views.py) ---------------------------------------
@@ -309,9 +431,14 @@ def logout(access: ValidatedToken, refresh: str | None = None) -> bool:
     ``refresh``, when given (clients written for simplejwt send it), is revoked
     with its session too if it is a valid refresh token of the same user; any
     other value is ignored, so a logout never fails and never touches another
-    user's tokens. Returns True if anything changed.
+    user's tokens. Returns True if anything changed. A legacy (simplejwt)
+    access token has no session: it is revoked alone.
     """
-    changed = revoke_session(access.sid, Reason.LOGOUT)
+    sid = access.sid
+    if sid is None:  # legacy
+        changed = revoke_token(access, Reason.LOGOUT)
+    else:
+        changed = revoke_session(sid, Reason.LOGOUT)
     if refresh:
         try:
             token = decode_token(refresh, token_type=REFRESH)
@@ -328,8 +455,6 @@ def live_sessions(user: Any) -> Any:
     Live: not revoked, not expired (leeway included, as verification allows),
     and opened at or after the user's last "revoke every token".
     """
-    from .tokens import current_generations
-
     using = _alias()
     now = timezone.now()
     generation, epoch = current_generations(user_key(user), using)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -116,7 +117,7 @@ class PreparedQuery:
         # each call passes its own connection.
         self.converters = list(compiler.get_converters(fields).items())
         info = compiler.klass_info
-        self.model = None
+        self.model: Any = None
         if info:  # a model query: where its fields are in the row, as ModelIterable reads them
             self.model = info["model"]
             start, end = info["select_fields"][0], info["select_fields"][-1] + 1
@@ -312,12 +313,13 @@ class DatabaseStore:
         self._id_bounds = _id_range(field, self.alias)
         try:
             stand_in = _StandIn(_sentinel(field, self.alias))
-            build, columns = {
+            queries: dict[str, tuple[Callable[[Any], Any], tuple[str, ...]]] = {
                 "user": (self._user_query, ()),
                 "state": (self._state_query, _STATE_COLUMNS),
                 "user_legacy": (self._legacy_user_query, ()),
                 "state_legacy": (self._legacy_state_query, _LEGACY_STATE_COLUMNS),
-            }[which]
+            }
+            build, columns = queries[which]
             slots = {
                 "user_id": _db_value(field, stand_in.user_id, self.alias),
                 "sid": stand_in.sid,
@@ -430,7 +432,8 @@ class CachedStore(DatabaseStore):
     @staticmethod
     def keys(token: ValidatedToken) -> tuple[str, ...]:
         """Generation, session, jti and epoch keys; no session key for a legacy token."""
-        if token.legacy:
+        sid = token.sid
+        if sid is None:
             return (
                 f"jwt_revoke:g:{_cache_id(token.user_key)}",
                 f"jwt_revoke:j:{_cache_id(token.jti)}",
@@ -438,7 +441,7 @@ class CachedStore(DatabaseStore):
             )
         return (
             f"jwt_revoke:g:{_cache_id(token.user_key)}",
-            f"jwt_revoke:s:{_cache_id(token.sid)}",
+            f"jwt_revoke:s:{_cache_id(sid)}",
             f"jwt_revoke:j:{_cache_id(token.jti)}",
             EPOCH_KEY,
         )
@@ -551,7 +554,7 @@ def _redis_get_many(cache: Any) -> Any:
         from django.core.cache.backends.redis import RedisCache
     except ImportError:  # pragma: no cover - Django < 4.0 is not supported anyway
         return None
-    backend = getattr(cache, "_cache", None)
+    backend: Any = getattr(cache, "_cache", None)
     if (
         type(cache) is not RedisCache
         or len(getattr(backend, "_servers", ())) != 1
@@ -589,8 +592,9 @@ def _locmem_get_many(cache: Any) -> Any:
     import pickle
 
     make_key = cache.make_key
-    entries, lock = cache._cache, cache._lock
-    has_expired, delete = cache._has_expired, cache._delete
+    backend: Any = cache  # private attributes, checked above
+    entries, lock = backend._cache, backend._lock
+    has_expired, delete = backend._has_expired, backend._delete
 
     def get_many(keys: Any) -> dict[str, Any]:
         found = {}

@@ -2,7 +2,10 @@
 
 Claims follow djangorestframework-simplejwt (``token_type``, ``jti``, ``exp``,
 ``iat``, the user id claim) plus ``sid`` (the session every rotated token of
-one login shares) and ``gen`` (the user's revocation generation at issue).
+one login shares), ``gen`` (the user's revocation generation at issue) and
+``epoch`` (the global one). A token with none of ``sid``, ``gen`` and
+``epoch`` is a *legacy* token, one that simplejwt issued with the same key:
+accepted while ``ACCEPT_SIMPLEJWT_TOKENS`` is on (see ``legacy_sid``).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import binascii
 import hashlib
 import json
+import re
 import secrets
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -145,15 +149,27 @@ def _user_id_field():
     return field
 
 
-def canonical_user_id(value: Any) -> Any:
+# The one spelling of an integer as text: no sign but "-", no leading zero,
+# no space, no "_" (which int() would all accept).
+_DECIMAL = re.compile(r"(?:0|-?[1-9][0-9]{0,18})")
+
+
+def canonical_user_id(value: Any, *, legacy: bool = False) -> Any:
     """The claim value as the user id field's Python value, or ``InvalidToken``.
 
     Matching is exact: an integer field takes only a JSON integer (not
     ``1.5``, ``true``, ``"1"`` or ``[1]``), any other field only a string,
     normalised by the field (a UUID in any spelling becomes one value).
+    ``legacy``: simplejwt 5.5 and later write every id as a string (earlier
+    versions an integer as an integer), so for a legacy token an integer
+    field also takes the canonical decimal string of its value (``"42"``;
+    never ``"042"``, ``"+42"`` or ``" 42"``): the same user, with the same
+    revocation state, as the integer.
     """
     field = _user_id_field()
     if _is_int_field(field):
+        if legacy and type(value) is str and _DECIMAL.fullmatch(value):
+            value = int(value)
         if type(value) is not int or not -_INT64 <= value < _INT64:
             raise InvalidToken("token_claims_invalid")
         return value
@@ -186,7 +202,9 @@ class ValidatedToken(Mapping):
     """A token whose signature and claims were checked; read-only claims.
 
     ``request.auth`` is one of these: ``request.auth.jti``, ``.sid``,
-    ``.token_type``, ``.user_id`` and ``request.auth["any claim"]``.
+    ``.token_type``, ``.user_id`` and ``request.auth["any claim"]``. A
+    legacy (simplejwt) token has no session: ``.legacy`` is True and
+    ``.sid`` None, and its generations are 0.
     """
 
     __slots__ = ("header", "payload", "user_id")
@@ -213,8 +231,13 @@ class ValidatedToken(Mapping):
         return self.payload["jti"]
 
     @property
-    def sid(self) -> str:
-        return self.payload["sid"]
+    def sid(self) -> str | None:
+        return self.payload.get("sid")
+
+    @property
+    def legacy(self) -> bool:
+        """Issued by simplejwt, not by us: no session, generations 0."""
+        return "sid" not in self.payload
 
     @property
     def token_type(self) -> str:
@@ -260,6 +283,8 @@ def decode_token(
     ``exp``, ``iat``, ``jti``, ``sid``, ``token_type`` and the user id claim
     must be present and well-typed; ``iss``/``aud`` must match when
     configured. ``token_type=None`` accepts either type (revocation, RFC 7009).
+    Without ``sid``, ``gen`` and ``epoch`` it is a legacy (simplejwt) token,
+    accepted only with ``ACCEPT_SIMPLEJWT_TOKENS``, every other check alike.
     """
     if isinstance(raw, bytes):
         try:
@@ -312,13 +337,13 @@ def decode_token(
     payload = decoded.get("payload")
     if not isinstance(payload, dict):
         raise InvalidToken("token_invalid")
-    _check_claims(payload, claim)
+    legacy = _check_claims(payload, claim, rules.accept_legacy)
     if token_type is not None and payload["token_type"] != token_type:
         raise InvalidToken("token_wrong_type")
     if payload["exp"] - payload["iat"] > rules.max_lifetime[payload["token_type"]]:
         # Signed with our key but longer-lived than we ever issue: refuse.
         raise InvalidToken("token_claims_invalid")
-    return ValidatedToken(header, payload, canonical_user_id(payload[claim]))
+    return ValidatedToken(header, payload, canonical_user_id(payload[claim], legacy=legacy))
 
 
 # Headers already decoded, by their segment: every token we issue with one key
@@ -368,9 +393,10 @@ class _Rules:
     audience: Any
     issuer: Any
     leeway: timedelta
-    options: dict[str, Any]
-    options_without_exp: dict[str, Any]
+    options: Any  # PyJWT's Options (a TypedDict)
+    options_without_exp: Any
     max_lifetime: dict[str, float]
+    accept_legacy: bool
 
 
 _rules_cache: dict[int, _Rules] = {}
@@ -395,14 +421,26 @@ def _rules() -> _Rules:
             options=options,
             options_without_exp={**options, "verify_exp": False},
             max_lifetime={kind: _max_lifetime(kind) for kind in (ACCESS, REFRESH)},
+            accept_legacy=s.ACCEPT_SIMPLEJWT_TOKENS is True,
         )
         _rules_cache.clear()
         _rules_cache[gen] = rules
     return rules
 
 
-def _check_claims(payload: dict[str, Any], claim: str) -> None:
+def _check_claims(payload: dict[str, Any], claim: str, accept_legacy: bool) -> bool:
+    """Raise ``InvalidToken`` unless the claims are well-formed; True for a legacy token.
+
+    A legacy token has none of the claims only we put in tokens: one with
+    some of them (ours with ``sid`` stripped, say) is neither ours nor
+    simplejwt's, and is refused.
+    """
+    legacy = "sid" not in payload and "gen" not in payload and "epoch" not in payload
+    if legacy and not accept_legacy:
+        raise InvalidToken("token_claims_invalid")
     for name, limit in (("jti", 255), ("sid", 64)):
+        if legacy and name == "sid":
+            continue
         value = payload.get(name)
         if not isinstance(value, str) or not value or len(value) > limit:
             raise InvalidToken("token_claims_invalid")
@@ -417,6 +455,17 @@ def _check_claims(payload: dict[str, Any], claim: str) -> None:
             raise InvalidToken("token_claims_invalid")
     if claim not in payload:
         raise InvalidToken("token_claims_invalid")
+    return legacy
+
+
+def legacy_sid(jti: str) -> str:
+    """The session of a legacy (simplejwt) refresh token: derived from its ``jti``.
+
+    The same for the import command and for the refresh endpoint, so that
+    both record one session per legacy refresh token, whichever comes first.
+    The prefix keeps it apart from the random sids we issue.
+    """
+    return "sjwt-" + hashlib.sha256(jti.encode()).hexdigest()[:32]
 
 
 # -- minting -------------------------------------------------------------------

@@ -41,3 +41,17 @@ def _clear_caches():
     yield
     for cache in caches.all(initialized_only=True):
         cache.clear()
+
+
+def pytest_ignore_collect(collection_path, config):
+    """``test_simplejwt_compat.py`` runs only under ``tests.settings_simplejwt``.
+
+    It needs simplejwt's blacklist app installed, which the other settings do
+    not (CI runs it separately: ``pytest --ds=tests.settings_simplejwt ...``).
+    """
+    if collection_path.name == "test_simplejwt_compat.py":
+        from django.conf import settings
+
+        if "rest_framework_simplejwt.token_blacklist" not in settings.INSTALLED_APPS:
+            return True
+    return None

@@ -6,8 +6,8 @@
 """
 
 import os
-from typing import Any
 from datetime import timedelta
+from typing import Any
 
 SECRET_KEY = "tests-only-secret-key-that-is-long-enough-for-hs256-0123456789"
 DEBUG = False

@@ -427,3 +427,16 @@ def test_refresh_cookie_path_needs_the_refresh_url():
         assert check_refresh_cookie_path() == []
     with override_settings(JWT_REVOKE={}, ROOT_URLCONF=NoRefreshUrl):
         assert check_refresh_cookie_path() == []
+
+
+@pytest.mark.parametrize("value", [1, 0, "yes", None])
+def test_accept_simplejwt_tokens_is_a_bool(value):
+    assert run(ACCEPT_SIMPLEJWT_TOKENS=value) == [
+        Error(
+            f"JWT_REVOKE['ACCEPT_SIMPLEJWT_TOKENS'] must be True or False; got {value!r}.",
+            hint="True (the default) accepts tokens djangorestframework-simplejwt issued with "
+            "the same key; False once none of them can still be in use.",
+            id="django_jwt_revoke.E024",
+        )
+    ]
+    assert run(ACCEPT_SIMPLEJWT_TOKENS=False) == []

@@ -331,3 +331,17 @@ def test_unknown_reason_is_refused(user):
     with pytest.raises(CommandError, match="invalid choice"):
         run("revoke_user_tokens", user.get_username(), "--reason", "because")
     assert not UserRevocation.objects.exists()
+
+
+# -- import_simplejwt_blacklist (the rest in test_simplejwt_compat.py) --------------
+
+
+def test_import_simplejwt_blacklist_needs_simplejwt_blacklist_app():
+    with pytest.raises(CommandError) as error:
+        run("import_simplejwt_blacklist")
+    assert str(error.value) == (
+        "rest_framework_simplejwt.token_blacklist is not in INSTALLED_APPS, so there is no "
+        "simplejwt blacklist to import. Keep it installed (with djangorestframework-simplejwt) "
+        "until this command has run."
+    )
+    assert counts() == (0, 0, 0)

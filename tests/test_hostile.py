@@ -15,6 +15,7 @@ from django_jwt_revoke.conf import jwt_revoke_settings
 from django_jwt_revoke.tokens import issue_token_pair
 from tests.factories import UserFactory
 from tests.keys import pem_pair
+from tests.legacy import legacy_token
 
 pytestmark = pytest.mark.django_db
 
@@ -240,6 +241,59 @@ def test_tokens_of_deleted_inactive_and_unknown_users(probe, user, other_user):
     ghost = claims(inactive)
     ghost["user_id"] = 10**9
     probe(sign(ghost))
+
+
+# -- legacy (simplejwt-shaped) tokens: no sid, every other check alike ------------
+
+
+def test_legacy_token_with_a_forged_signature(probe, user):
+    key = "an-attacker-key-that-is-long-enough-for-hs256!"
+    probe(legacy_token(user, key=key), expect_code="token_invalid")
+    probe(legacy_token(user, "refresh", key=key), expect_code="token_invalid")
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"kid": "unknown"},
+        {"jku": "https://attacker.example/jwks.json"},
+        {"jwk": {"kty": "oct", "k": "c2VjcmV0"}},
+        {"x5u": "https://attacker.example/cert.pem"},
+        {"crit": ["exp"]},
+    ],
+)
+def test_legacy_token_with_untrusted_header_parameters(probe, user, extra):
+    probe(legacy_token(user, headers=extra), expect_code="token_invalid")
+
+
+def test_legacy_token_unsigned(probe, user):
+    payload = claims(legacy_token(user))
+    probe(raw_jwt({"alg": "none", "typ": "JWT"}, payload, b""), expect_code="token_invalid")
+
+
+@pytest.mark.parametrize("spelling", ["0{}", "+{}", " {}", "{} ", "{}.0", "{}_0", "0x{}", ""])
+def test_legacy_user_id_in_another_spelling(probe, user, spelling):
+    """Only the canonical decimal string stands for an integer id."""
+    probe(legacy_token(user, user_id=spelling.format(user.pk)), expect_code="token_claims_invalid")
+
+
+@pytest.mark.parametrize("claim", ["gen", "epoch"])
+def test_our_token_without_its_sid_is_neither_ours_nor_legacy(probe, pair, claim):
+    payload = claims(pair.access)
+    del payload["sid"]
+    del payload["epoch" if claim == "gen" else "gen"]  # keep only ``claim``
+    probe(sign(payload), expect_code="token_claims_invalid")
+
+
+def test_legacy_token_longer_lived_than_ours(probe, user):
+    payload = claims(legacy_token(user))
+    payload["exp"] = payload["iat"] + 3600 * 24 * 365
+    probe(sign(payload), expect_code="token_claims_invalid")
+
+
+def test_legacy_tokens_refused_when_turned_off(probe, user, settings):
+    settings.JWT_REVOKE = {**settings.JWT_REVOKE, "ACCEPT_SIMPLEJWT_TOKENS": False}
+    probe(legacy_token(user), expect_code="token_claims_invalid")
 
 
 def test_oversized_token_refused_before_decoding(probe, pair):

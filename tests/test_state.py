@@ -18,6 +18,7 @@ from django_jwt_revoke.state import (
     get_store,
 )
 from django_jwt_revoke.tokens import decode_token, issue_token_pair
+from tests.legacy import legacy_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -209,7 +210,7 @@ def test_user_mode_never_consults_the_cache(settings, get_me, pair, django_asser
 
 def _orm_only(store):
     """The same store answering through the ORM on every call (nothing compiled ahead)."""
-    store._compiled = {"user": None, "state": None}
+    store._compiled = {"user": None, "state": None, "user_legacy": None, "state_legacy": None}
     return store
 
 
@@ -396,3 +397,70 @@ def test_local_memory_store_answers_from_the_cache(settings, pair, django_assert
     revocation.revoke_session(pair.sid)
     with django_assert_num_queries(0):
         assert store.token_state(token).revokes(token)
+
+
+# -- legacy (simplejwt) tokens: no session ------------------------------------------
+
+
+def test_legacy_token_state_at_every_level(store, user, other_user):
+    """No session to ask: its jti, its user's generation and the epoch, as for ours."""
+    tokens = [legacy_token(user) for _ in range(2)]
+    for raw in tokens:
+        state, token = state_of(store, raw)
+        assert token.legacy and token.sid is None
+        assert state == TokenState(session_live=True, jti_revoked=False, generation=0, epoch=0)
+    revocation.revoke_token(tokens[0])
+    state, token = state_of(store, tokens[0])
+    assert state.jti_revoked and state.revokes(token)
+    assert not state_of(store, tokens[1])[0].revokes(decode_token(tokens[1]))
+    revocation.revoke_user_tokens(user)
+    state, token = state_of(store, tokens[1])
+    assert state.generation == 1 and state.revokes(token)
+    fresh = legacy_token(other_user)
+    state_of(store, fresh)
+    revocation.revoke_all_tokens()
+    state, token = state_of(store, fresh)
+    assert state.epoch == 1 and state.revokes(token)
+
+
+def test_legacy_token_of_a_missing_user_is_refused_and_never_cached(store, user, settings):
+    raw = legacy_token(user, user_id=str(user.pk + 1000))
+    for _ in range(2):  # the second read must not be answered by what the first cached
+        state, token = state_of(store, raw)
+        assert not state.session_live and state.revokes(token)
+        assert store.user_and_state(token) == (None, None)
+
+
+def test_compiled_legacy_queries_answer_as_the_orm_does(store, user, other_user):
+    orm = _orm_only(copy.copy(store))
+    tokens = [legacy_token(user), legacy_token(user, "refresh"), legacy_token(other_user)]
+    ghost = legacy_token(user, user_id=str(user.pk + 1000))
+
+    def same_answers():
+        for raw in [*tokens, ghost]:
+            assert _answers(store, raw) == _answers(orm, raw)
+
+    same_answers()
+    revocation.revoke_token(tokens[0])
+    same_answers()
+    revocation.revoke_user_tokens(user)
+    revocation.revoke_all_tokens()
+    same_answers()
+    other_user.delete()
+    same_answers()
+    assert set(store._compiled) == {"user_legacy", "state_legacy"}
+    assert all(isinstance(q, PreparedQuery) for q in store._compiled.values())
+
+
+def test_legacy_cache_keys_have_no_session(cached, user, pair, django_assert_num_queries):
+    token = decode_token(legacy_token(user))
+    keys = cached.keys(token)
+    assert len(keys) == 3 and not any(":s:" in key for key in keys)
+    assert len(cached.keys(decode_token(pair.access))) == 4
+    with django_assert_num_queries(1):
+        assert not cached.token_state(token).revokes(token)
+    with django_assert_num_queries(0):
+        assert not cached.token_state(token).revokes(token)
+    revocation.revoke_token(token)
+    with django_assert_num_queries(0):
+        assert cached.token_state(token).revokes(token)
