@@ -8,7 +8,6 @@ tests/test_simplejwt_compat.py``. Tokens are minted by simplejwt itself.
 from __future__ import annotations
 
 import re
-import threading
 from datetime import timedelta
 from io import StringIO
 
@@ -33,6 +32,7 @@ from django_jwt_revoke.conf import jwt_revoke_settings
 from django_jwt_revoke.models import BlacklistedToken, OutstandingToken, TokenSession
 from django_jwt_revoke.signals import refresh_token_reused, token_revoked
 from django_jwt_revoke.tokens import REFRESH, decode_token, issue_token_pair, legacy_sid
+from tests.concurrency import refresh_race
 from tests.factories import UserFactory
 from tests.legacy import legacy_token
 
@@ -268,25 +268,7 @@ def test_inactive_user_without_revocation(settings, refreshes, user):
 def test_concurrent_legacy_refreshes_one_wins(reused):
     n = 8
     login = Login(UserFactory())
-    barrier = threading.Barrier(n)
-    results = [None] * n
-
-    def race(i):
-        client = Client()
-        try:
-            barrier.wait(timeout=10)
-            response = client.post(
-                REFRESH_URL, {"refresh": login.refresh}, content_type="application/json"
-            )
-            results[i] = (response.status_code, response.json())
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=race, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
+    results = refresh_race(REFRESH_URL, login.refresh, n)
 
     statuses = sorted(status for status, _ in results)
     assert statuses == [200] + [401] * (n - 1), results

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 from urllib.parse import urlencode
 
@@ -22,6 +21,7 @@ from django_jwt_revoke.conf import jwt_revoke_settings
 from django_jwt_revoke.models import OutstandingToken, TokenSession
 from django_jwt_revoke.signals import refresh_token_reused
 from django_jwt_revoke.tokens import decode_token, issue_token_pair
+from tests.concurrency import refresh_race
 from tests.factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -288,25 +288,7 @@ def test_concurrent_refreshes_one_wins_and_the_session_is_revoked(reused):
     n = 8
     user = UserFactory()
     pair = issue_token_pair(user)
-    barrier = threading.Barrier(n)
-    results = [None] * n
-
-    def race(i):
-        client = Client()
-        try:
-            barrier.wait(timeout=10)
-            response = client.post(
-                REFRESH, {"refresh": pair.refresh}, content_type="application/json"
-            )
-            results[i] = (response.status_code, response.json())
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=race, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
+    results = refresh_race(REFRESH, pair.refresh, n)
 
     statuses = sorted(status for status, _ in results)
     assert statuses == [200] + [401] * (n - 1), results
