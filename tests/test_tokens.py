@@ -168,3 +168,28 @@ def test_decoded_headers_are_remembered_boundedly_and_never_shared(pair):
             decode_token(head.decode().rstrip("=") + "." + body)
         assert len(tokens._headers) <= tokens._HEADERS_KEPT
     assert decode_token(pair.access).jti == token.jti
+
+
+@pytest.mark.parametrize(
+    "algorithm,kind",
+    [
+        ("HS384", None),
+        ("HS512", None),
+        ("RS256", "rsa"),
+        ("PS256", "rsa"),
+        ("ES256", "ec"),
+        ("EdDSA", "ed25519"),
+    ],
+)
+def test_every_supported_algorithm_round_trips(get_me, user, algorithm, kind):
+    key = "s" * 64 if kind is None else pem_pair(kind)[0]
+    with override_settings(JWT_REVOKE={"ALGORITHM": algorithm, "SIGNING_KEY": key}):
+        pair = issue_token_pair(user)
+        assert jwt.get_unverified_header(pair.access)["alg"] == algorithm
+        assert decode_token(pair.access).sid == pair.sid
+        assert get_me(pair.access).status_code == 200
+    # a token of one algorithm is refused once another is pinned
+    with override_settings(JWT_REVOKE={"ALGORITHM": "HS256", "SIGNING_KEY": "t" * 64}):
+        with pytest.raises(InvalidToken) as exc:
+            decode_token(pair.access)
+        assert exc.value.code == "token_invalid"
