@@ -55,3 +55,28 @@ def pytest_ignore_collect(collection_path, config):
         if "rest_framework_simplejwt.token_blacklist" not in settings.INSTALLED_APPS:
             return True
     return None
+
+
+@pytest.fixture
+def refreshes(api_client):
+    """POST token/refresh/ with a refresh token; returns the response."""
+
+    def post(refresh):
+        return api_client.post("/api/auth/token/refresh/", {"refresh": refresh}, format="json")
+
+    return post
+
+
+@pytest.fixture
+def reused():
+    """What ``refresh_token_reused`` sends, one dict of arguments per signal."""
+    from django_jwt_revoke.signals import refresh_token_reused
+
+    calls = []
+
+    def receiver(**kwargs):
+        calls.append(kwargs)
+
+    refresh_token_reused.connect(receiver, dispatch_uid="tests.conftest.reused")
+    yield calls
+    refresh_token_reused.disconnect(dispatch_uid="tests.conftest.reused")

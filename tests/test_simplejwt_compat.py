@@ -30,7 +30,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from django_jwt_revoke import revocation
 from django_jwt_revoke.conf import jwt_revoke_settings
 from django_jwt_revoke.models import BlacklistedToken, OutstandingToken, TokenSession
-from django_jwt_revoke.signals import refresh_token_reused, token_revoked
+from django_jwt_revoke.signals import token_revoked
 from django_jwt_revoke.tokens import REFRESH, decode_token, issue_token_pair, legacy_sid
 from tests.concurrency import refresh_race
 from tests.factories import UserFactory
@@ -78,26 +78,6 @@ def status(api_client):
         return api_client.get(path, **bearer(access)).status_code
 
     return get
-
-
-@pytest.fixture
-def refreshes(api_client):
-    def post(refresh):
-        return api_client.post(REFRESH_URL, {"refresh": refresh}, format="json")
-
-    return post
-
-
-@pytest.fixture
-def reused():
-    calls = []
-
-    def receiver(**kwargs):
-        calls.append(kwargs)
-
-    refresh_token_reused.connect(receiver, dispatch_uid="test_simplejwt_compat.reused")
-    yield calls
-    refresh_token_reused.disconnect(dispatch_uid="test_simplejwt_compat.reused")
 
 
 @pytest.fixture

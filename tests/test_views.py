@@ -19,7 +19,6 @@ from django.views.debug import SafeExceptionReporterFilter
 from django_jwt_revoke import revocation
 from django_jwt_revoke.conf import jwt_revoke_settings
 from django_jwt_revoke.models import OutstandingToken, TokenSession
-from django_jwt_revoke.signals import refresh_token_reused
 from django_jwt_revoke.tokens import decode_token, issue_token_pair
 from tests.concurrency import refresh_race
 from tests.factories import PASSWORD, UserFactory
@@ -61,28 +60,6 @@ def works(api_client):
         return status == 200
 
     return check
-
-
-@pytest.fixture
-def refreshes(api_client):
-    """POST token/refresh/; returns the response."""
-
-    def post(refresh):
-        return api_client.post(REFRESH, {"refresh": refresh}, format="json")
-
-    return post
-
-
-@pytest.fixture
-def reused():
-    calls = []
-
-    def receiver(**kwargs):
-        calls.append(kwargs)
-
-    refresh_token_reused.connect(receiver, dispatch_uid="test_views.reused")
-    yield calls
-    refresh_token_reused.disconnect(dispatch_uid="test_views.reused")
 
 
 def form(client, path, data, **extra):
