@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from . import cookies
 from .conf import jwt_revoke_settings
 from .exceptions import InvalidToken
-from .state import get_store
+from .stores import get_store
 from .tokens import ACCESS, ValidatedToken, decode_token
 
 # Where a refusal's description waits for ``authenticate_header`` (RFC 6750).

@@ -145,6 +145,9 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warni
                     id="django_jwt_revoke.W001",
                 )
             )
+        else:
+            errors.extend(_check_cache_servers(cache_alias, caches[cache_alias]))
+    errors.extend(_check_staleness(value["CACHE_MAX_STALENESS"]))
     db_alias = value["DATABASE_ALIAS"]
     if db_alias is not None and db_alias not in settings.DATABASES:
         errors.append(
@@ -199,6 +202,58 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warni
     return errors
 
 
+#: The longest CACHE_MAX_STALENESS accepted: the SPEC's "at most 30 seconds" is
+#: the default's ceiling; an operator may choose up to this, never hours.
+MAX_STALENESS = timedelta(minutes=5)
+REDIS_CACHE = "django.core.cache.backends.redis.RedisCache"
+
+
+def _check_staleness(value: Any) -> list[Error]:
+    seconds = value.total_seconds() if isinstance(value, timedelta) else value
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, (int, float))
+        or not 1 <= seconds <= MAX_STALENESS.total_seconds()
+    ):
+        return [
+            _error(
+                25,
+                f"{SETTINGS_NAME}['CACHE_MAX_STALENESS'] must be a timedelta or a number of "
+                f"seconds from 1 second to {int(MAX_STALENESS.total_seconds())} seconds.",
+                "It bounds how long the cache may answer 'not revoked' for a revoked token "
+                f"under a cache fault (default 10 seconds); got {value!r}.",
+            )
+        ]
+    return []
+
+
+def _check_cache_servers(alias: str, config: dict[str, Any]) -> list[Warning]:
+    """A cache that may read revocation state from a replica lagging behind its primary."""
+    backend = str(config.get("BACKEND", ""))
+    if backend == REDIS_CACHE or "memcached" in backend.lower():
+        # RedisCache: read through our own client on its first server, the
+        # primary. Memcached shards keys over its servers: no replicas.
+        return []
+    location = config.get("LOCATION")
+    several = isinstance(location, (list, tuple)) and len(location) > 1
+    several = several or (isinstance(location, str) and bool(re.search("[;,]", location)))
+    if not several:
+        return []
+    return [
+        Warning(
+            f"{SETTINGS_NAME}['CACHE_ALIAS'] {alias!r} names several servers of a backend "
+            "that may read from a replica.",
+            hint=(
+                "A replica can lag behind the primary a revocation was written to, and "
+                "answer 'not revoked' for longer than CACHE_MAX_STALENESS. Use Django's "
+                "RedisCache (revocation state is read from its first server, the primary), "
+                "or point CACHE_ALIAS at a cache with a single server."
+            ),
+            id="django_jwt_revoke.W003",
+        )
+    ]
+
+
 def _hmac_min_bytes(algorithm: str) -> int:
     """RFC 7518 3.2: a key at least as long as the hash output."""
     return max(HMAC_MIN_KEY_BYTES, int(algorithm[2:]) // 8)
@@ -245,9 +300,7 @@ def _check_asymmetric_signing_key(algorithm: str, key: Any) -> list[Error]:
     try:
         prepared = _prepare(algorithm, key)
     except Exception:  # any parse failure: never echo the key itself
-        return [
-            _error(13, f"{SETTINGS_NAME}['SIGNING_KEY'] is not a key for {algorithm}.", hint)
-        ]
+        return [_error(13, f"{SETTINGS_NAME}['SIGNING_KEY'] is not a key for {algorithm}.", hint)]
     if not hasattr(prepared, "public_key"):
         return [
             _error(
@@ -325,7 +378,7 @@ def _check_cookies(value: dict[str, Any]) -> list[Error | Warning]:
                 _error(
                     15,
                     f"{SETTINGS_NAME}['{key}'] must be a cookie name; got {name!r}.",
-                    "Letters, digits and !#$%&'*+-.^_`|~ only, for example \"access_token\"; "
+                    'Letters, digits and !#$%&\'*+-.^_`|~ only, for example "access_token"; '
                     "AUTH_COOKIE = None turns cookie transport off.",
                 )
             )
@@ -347,9 +400,9 @@ def _check_cookies(value: dict[str, Any]) -> list[Error | Warning]:
         errors.append(
             _error(
                 17,
-                f"{SETTINGS_NAME}['AUTH_COOKIE_SAMESITE'] must be \"Lax\", \"Strict\" or "
-                f"\"None\"; got {samesite!r}.",
-                "\"Lax\" (the default) suits a front end served from the API's own site.",
+                f'{SETTINGS_NAME}[\'AUTH_COOKIE_SAMESITE\'] must be "Lax", "Strict" or '
+                f'"None"; got {samesite!r}.',
+                '"Lax" (the default) suits a front end served from the API\'s own site.',
             )
         )
     secure = value["AUTH_COOKIE_SECURE"]
@@ -397,8 +450,7 @@ def _check_cookies(value: dict[str, Any]) -> list[Error | Warning]:
             errors.append(
                 _error(
                     21,
-                    f"{SETTINGS_NAME}['{key}'] must be a URL path starting with '/'; "
-                    f"got {path!r}.",
+                    f"{SETTINGS_NAME}['{key}'] must be a URL path starting with '/'; got {path!r}.",
                     "REFRESH_COOKIE_PATH = None (the default) uses the refresh endpoint's path.",
                 )
             )

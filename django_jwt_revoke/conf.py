@@ -36,6 +36,11 @@ DEFAULTS: dict[str, Any] = {
     "USER_ID_CLAIM": "user_id",
     "AUTH_HEADER_TYPES": ("Bearer",),
     "CACHE_ALIAS": None,
+    # The longest the cache may answer "not revoked" for a revoked token under
+    # any cache fault (docs/consistency.md): every cached "not revoked" entry
+    # expires this long after the database read it copies. A number of
+    # seconds is accepted too.
+    "CACHE_MAX_STALENESS": timedelta(seconds=10),
     "DATABASE_ALIAS": None,
     "REVOKE_ON_PASSWORD_CHANGE": True,
     "REVOKE_ON_DEACTIVATION": True,
@@ -88,7 +93,7 @@ class JWTRevokeSettings:
         value = self.user_settings.get(name, DEFAULTS[name])
         if name == "SIGNING_KEY" and value is None:
             value = settings.SECRET_KEY
-        elif name == "LEEWAY" and isinstance(value, (int, float)):
+        elif name in ("LEEWAY", "CACHE_MAX_STALENESS") and isinstance(value, (int, float)):
             value = timedelta(seconds=value)
         elif name == "AUTH_HEADER_TYPES" and isinstance(value, str):
             value = (value,)
@@ -120,7 +125,12 @@ jwt_revoke_settings = JWTRevokeSettings()
 
 def _reload(*, setting: str, **kwargs: Any) -> None:
     if setting in (
-        SETTINGS_NAME, "SECRET_KEY", "CACHES", "DATABASES", "DATABASE_ROUTERS", "AUTH_USER_MODEL"
+        SETTINGS_NAME,
+        "SECRET_KEY",
+        "CACHES",
+        "DATABASES",
+        "DATABASE_ROUTERS",
+        "AUTH_USER_MODEL",
     ):
         jwt_revoke_settings.reload()
 

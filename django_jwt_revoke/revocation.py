@@ -9,7 +9,9 @@ second signal.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -33,7 +35,7 @@ from .signals import (
     token_revoked,
     user_tokens_revoked,
 )
-from .state import get_store
+from .stores import Fact, get_store
 from .tokens import (
     REFRESH,
     TokenPair,
@@ -65,6 +67,27 @@ def _alias() -> str:
     return jwt_revoke_settings.database_alias(TokenSession)
 
 
+def announce(facts: Iterable[Fact], using: str) -> None:
+    """Tell the store of ``facts`` once the transaction writing them commits.
+
+    After the commit, never before: the database is the only store a
+    revocation must succeed in, and a cache that cannot be written does not
+    fail it (``RevocationStore.revoked`` never raises). Discarded with the
+    transaction if it rolls back.
+    """
+    transaction.on_commit(partial(get_store().revoked, list(facts)), using=using)
+
+
+def _generation_superseded(kind: str, ident: tuple[Any, ...]) -> Fact:
+    """The fact that tokens carrying ``ident``'s generation are revoked.
+
+    Such tokens were all issued before now, so none outlives the longest
+    lifetime from now (a login that read the generation just before the bump
+    may still issue one; its check then reads the database).
+    """
+    return Fact(kind, ident, timezone.now() + jwt_revoke_settings.REFRESH_TOKEN_LIFETIME)
+
+
 def _blacklist(
     token: ValidatedToken,
     reason: str,
@@ -88,7 +111,7 @@ def _blacklist(
                 reason=reason,
                 expires_at=token.expires_at,
             )
-            get_store().publish(using=using, jti=token.jti, jti_expires_at=token.expires_at)
+            announce([Fact("jti", (token.jti,), token.expires_at)], using)
     except IntegrityError:
         return False
     return True
@@ -97,6 +120,19 @@ def _blacklist(
 def _session_owner_pk(sid: str, using: str) -> Any:
     sessions = TokenSession.objects.using(using).filter(sid=sid)
     return sessions.values_list("user_id", flat=True).first()
+
+
+def _owner_key_lookup() -> str:
+    """The lookup of a session owner's USER_ID_FIELD, from ``TokenSession``."""
+    return f"user__{jwt_revoke_settings.USER_ID_FIELD}"
+
+
+def session_facts(sessions: Any) -> list[Fact]:
+    """The facts of revoking ``sessions`` (a ``TokenSession`` queryset)."""
+    return [
+        Fact("session", (sid, user_key(key)), expires_at)
+        for sid, key, expires_at in sessions.values_list("sid", _owner_key_lookup(), "expires_at")
+    ]
 
 
 def _claimed_user(token: ValidatedToken, using: str) -> Any:
@@ -125,8 +161,13 @@ def revoke_session(sid: str, reason: str = Reason.LOGOUT) -> bool:
             .update(revoked_at=now, revoke_reason=reason)
         )
         if changed:
-            get_store().publish(using=using, sid=sid)
-            user_pk = _session_owner_pk(sid, using)
+            user_pk, owner_key, expires_at = (
+                TokenSession.objects.using(using)
+                .filter(sid=sid)
+                .values_list("user_id", _owner_key_lookup(), "expires_at")
+                .get()
+            )
+            announce([Fact("session", (sid, user_key(owner_key)), expires_at)], using)
             transaction.on_commit(
                 lambda: token_revoked.send(
                     sender=TokenSession,
@@ -234,7 +275,7 @@ def revoke_user_tokens(user: Any, reason: str = Reason.LOGOUT_ALL) -> int:
     key = user_key(user)
     with transaction.atomic(using=using):
         generation = _bump_generation(UserRevocation, {"user_key": key}, reason, using=using)
-        get_store().publish(using=using, user_key=key, generation=generation)
+        announce([_generation_superseded("user", (key, generation - 1))], using)
         transaction.on_commit(
             lambda: user_tokens_revoked.send(
                 sender=UserRevocation, user=user, reason=str(reason), generation=generation
@@ -255,7 +296,7 @@ def revoke_all_tokens(reason: str = Reason.INCIDENT) -> int:
     pk = GlobalRevocation.SINGLETON_PK
     with transaction.atomic(using=using):
         epoch = _bump_generation(GlobalRevocation, {"pk": pk}, reason, using=using)
-        get_store().publish(using=using, epoch=epoch)
+        announce([_generation_superseded("epoch", (epoch - 1,))], using)
         transaction.on_commit(
             lambda: all_tokens_revoked.send(
                 sender=GlobalRevocation, reason=str(reason), generation=epoch
@@ -418,8 +459,8 @@ def _adopt_legacy(token: ValidatedToken, using: str, request: HttpRequest | None
 
 
 def is_token_revoked(token: ValidatedToken) -> bool:
-    """Whether ``token`` is revoked (for introspection)."""
-    return get_store().token_state(token).revokes(token)
+    """Whether ``token`` is revoked, as the database says (never a cached copy)."""
+    return get_store().database.token_state(token).revokes(token)
 
 
 # -- used by the HTTP endpoints (views.py) ---------------------------------------

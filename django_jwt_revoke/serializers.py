@@ -10,12 +10,13 @@ from typing import Any
 
 import jwt
 from django.contrib.auth import authenticate, get_user_model
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from .conf import jwt_revoke_settings
 from .models import TokenSession
-from .tokens import ValidatedToken, get_keys
+from .tokens import Generations, ValidatedToken, get_keys, read_generations, user_key
 
 
 class TokenObtainSerializer(serializers.Serializer):
@@ -40,12 +41,52 @@ class TokenObtainSerializer(serializers.Serializer):
             )
         request = self.context.get("request")
         credentials = {self.username_field: username, "password": attrs["password"]}
+        # Read before the password is checked (docs/consistency.md, P2): a
+        # revocation committing during the check kills the pair issued after it.
+        before = _generations_before_check(username)
         # authenticate() refuses inactive users with the default backend; an
         # inactive user from a permissive backend is refused just the same.
         user = authenticate(request, **credentials)
         if user is None or not getattr(user, "is_active", True):
             return {"user": None}
-        return {"user": user}
+        if before.user_key != user_key(user):
+            # The backend authenticated a user the natural key does not name
+            # (or that did not exist a moment ago): read that user's
+            # generations now, and refuse if the password or the active flag
+            # changed since the backend loaded the user (a change that
+            # commits after this read is a revocation the pair dies with).
+            before = read_generations(user)
+            if not _unchanged_since_loaded(user):
+                return {"user": None}
+        return {"user": user, "generations": before}
+
+
+def _generations_before_check(username: Any) -> Generations:
+    """The generations of the user ``username`` names, as ``ModelBackend`` finds it."""
+    User = get_user_model()
+    manager = User._default_manager.db_manager(jwt_revoke_settings.database_alias(TokenSession))
+    try:
+        user = manager.get_by_natural_key(username)
+    except (User.DoesNotExist, User.MultipleObjectsReturned, ValueError, TypeError):
+        user = None
+    except ValidationError:  # a value the field cannot hold (a UUID field, say)
+        user = None
+    return read_generations(user)
+
+
+def _unchanged_since_loaded(user: Any) -> bool:
+    """Whether ``user``'s stored password hash and active flag are still as loaded."""
+    model = type(user)
+    lookup: dict[str, Any] = {"pk": user.pk}
+    for name in ("password", "is_active"):
+        try:
+            field = model._meta.get_field(name)
+        except FieldDoesNotExist:
+            continue
+        if getattr(field, "concrete", False):
+            lookup[field.attname] = getattr(user, field.attname)
+    manager = model._base_manager.db_manager(jwt_revoke_settings.database_alias(TokenSession))
+    return manager.filter(**lookup).exists()
 
 
 class TokenRefreshSerializer(serializers.Serializer):

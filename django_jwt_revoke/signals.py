@@ -21,3 +21,10 @@ refresh_token_reused = Signal()
 # Every token of every user issued so far was revoked (incident response).
 # Arguments: reason (str), generation (int: the new global generation).
 all_tokens_revoked = Signal()
+
+# A revocation committed to the database, but the revocation cache
+# (CACHE_ALIAS) could not be told of it: until its cached "not revoked"
+# entries expire (CACHE_MAX_STALENESS), token-user mode may still accept the
+# tokens concerned. Alert on it. Arguments: alias (the CACHES alias),
+# kinds (tuple of "jti", "session", "user", "epoch"), error (the exception).
+revocation_cache_write_failed = Signal()

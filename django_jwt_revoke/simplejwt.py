@@ -37,7 +37,7 @@ from .models import (
     UserRevocation,
     purge_cutoff,
 )
-from .state import get_store
+from .revocation import announce, session_facts
 from .tokens import legacy_sid
 
 SIMPLEJWT_BLACKLIST_APP = "rest_framework_simplejwt.token_blacklist"
@@ -225,7 +225,5 @@ def _import_blacklisted(rows: list[tuple], using: str, dry_run: bool) -> tuple[i
             .filter(sid__in=live, revoked_at__isnull=True)
             .update(revoked_at=now, revoke_reason=Reason.REVOKED)
         )
-        store = get_store()
-        for sid in live:
-            store.publish(using=using, sid=sid)
+        announce(session_facts(TokenSession.objects.using(using).filter(sid__in=live)), using)
     return len(new), revoked

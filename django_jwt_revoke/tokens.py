@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 import jwt
 from django.contrib.auth import get_user_model
@@ -524,11 +524,20 @@ def client_metadata(request: HttpRequest | None) -> dict[str, Any]:
     return {"user_agent": str(meta.get("HTTP_USER_AGENT", ""))[:256], "ip": ip}
 
 
-def current_generations(key: str, using: str) -> tuple[int, int]:
-    """The user's revocation generation and the global one (one query, usually)."""
-    user_generation = Subquery(
-        UserRevocation.objects.filter(user_key=key).values("generation")[:1]
-    )
+def current_generations(key: str | None, using: str) -> tuple[int, int]:
+    """The user's revocation generation and the global one (one query, usually).
+
+    ``key`` None: no user (its generation is 0), the global one alone.
+    """
+    if key is None:
+        epoch = (
+            GlobalRevocation.objects.using(using)
+            .filter(pk=GlobalRevocation.SINGLETON_PK)
+            .values_list("generation", flat=True)
+            .first()
+        )
+        return 0, epoch or 0
+    user_generation = Subquery(UserRevocation.objects.filter(user_key=key).values("generation")[:1])
     found = (
         GlobalRevocation.objects.using(using)
         .filter(pk=GlobalRevocation.SINGLETON_PK)
@@ -545,6 +554,27 @@ def current_generations(key: str, using: str) -> tuple[int, int]:
         )
         return value or 0, 0
     return found[0] or 0, found[1]
+
+
+class Generations(NamedTuple):
+    """The revocation generations a new session's tokens carry.
+
+    Read *before* the check that justifies issuing them (the password check
+    of a login), so that a revocation committing during that check (a
+    password change, a deactivation, a logout-all, ``revoke_all_tokens``)
+    kills the tokens of the login it raced (docs/consistency.md, P2).
+    """
+
+    user_key: str | None  # whose generation was read; None: no user was found
+    generation: int
+    epoch: int
+
+
+def read_generations(user: Any = None) -> Generations:
+    """The current generations of ``user`` (None: the global one alone)."""
+    key = None if user is None else user_key(user)
+    generation, epoch = current_generations(key, jwt_revoke_settings.database_alias(TokenSession))
+    return Generations(key, generation, epoch)
 
 
 def expiry(now: datetime, lifetime: timedelta) -> datetime:
@@ -590,16 +620,30 @@ def mint_access(user: Any, session: TokenSession, *, now: datetime) -> str:
     )
 
 
-def issue_token_pair(user: Any, request: HttpRequest | None = None) -> TokenPair:
+def issue_token_pair(
+    user: Any, request: HttpRequest | None = None, *, generations: Generations | None = None
+) -> TokenPair:
     """Open a new session for ``user`` (a login) and return its first token pair.
 
     Records the session (with the client's user agent and IP when ``request``
     is given) and the refresh token's ``jti``; never the tokens themselves.
+
+    ``generations``: what ``read_generations(user)`` answered *before* you
+    checked the user's credentials. Then a password change, deactivation or
+    logout-all that commits while the check runs kills this pair too. Left
+    out, they are read now: right when nothing was checked (an admin signing
+    a user in, a test). Generations read for another user are not used.
     """
     using = jwt_revoke_settings.database_alias(TokenSession)
     now = timezone.now()
+    key = user_key(user)
     with transaction.atomic(using=using):
-        generation, epoch = current_generations(user_key(user), using)
+        if generations is not None and generations.user_key == key:
+            generation, epoch = generations.generation, generations.epoch
+        else:
+            generation, epoch = current_generations(key, using)
+            if generations is not None:
+                epoch = min(epoch, generations.epoch)
         session = TokenSession.objects.using(using).create(
             sid=new_id(),
             user=user,

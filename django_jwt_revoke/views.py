@@ -160,7 +160,9 @@ class TokenObtainView(JWTRevokeAPIView):
                     "code": "invalid_credentials",
                 }
             )
-        pair = issue_token_pair(user, request=request._request)
+        pair = issue_token_pair(
+            user, request=request._request, generations=serializer.validated_data["generations"]
+        )
         use_cookies = self.cookie_transport and cookies.enabled()
         if use_cookies:
             cookies.new_csrf_token(request._request)

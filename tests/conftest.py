@@ -80,3 +80,28 @@ def reused():
     refresh_token_reused.connect(receiver, dispatch_uid="tests.conftest.reused")
     yield calls
     refresh_token_reused.disconnect(dispatch_uid="tests.conftest.reused")
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A redis-server of this test's own (tests/redis_server.py), killed at the end."""
+    from tests.redis_server import RedisServer, needs_redis_server
+
+    needs_redis_server()
+    directory = tmp_path / "redis"
+    directory.mkdir()
+    server = RedisServer(directory).start()
+    yield server
+    server.kill()
+
+
+@pytest.fixture
+def second_redis_server(tmp_path):
+    from tests.redis_server import RedisServer, needs_redis_server
+
+    needs_redis_server()
+    directory = tmp_path / "redis-2"
+    directory.mkdir()
+    server = RedisServer(directory).start()
+    yield server
+    server.kill()

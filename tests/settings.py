@@ -69,7 +69,12 @@ if TEST_DB == "postgres":
         }
     }
     # A second database standing for a read replica (see test_routing.py).
-    DATABASES["replica"] = {**DATABASES["default"], "TEST": {"NAME": "test_jwt_revoke_replica"}}
+    # Named after the main database, so that runs with different PGDATABASE
+    # values can run at once.
+    DATABASES["replica"] = {
+        **DATABASES["default"],
+        "TEST": {"NAME": f"test_{DATABASES['default']['NAME']}_replica"},
+    }
 elif TEST_DB == "sqlite":
     DATABASES = {
         "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"},

@@ -14,7 +14,7 @@ from django_jwt_revoke.conf import jwt_revoke_settings
 from django_jwt_revoke.tokens import decode_token, issue_token_pair
 from tests.factories import UserFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)  # revocations reach the cache on commit
 
 ME = "/api/me/"
 TOKEN_USER_ME = "/api/token-user-me/"

@@ -19,7 +19,7 @@ from django_jwt_revoke.signals import user_tokens_revoked
 from django_jwt_revoke.tokens import issue_token_pair, user_key
 from tests.custom_users.factories import PASSWORD, login_name, make_user
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)  # revocations reach the cache on commit
 
 NEW_PASSWORD = "an entirely different passphrase 42"
 

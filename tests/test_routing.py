@@ -9,7 +9,7 @@ from django_jwt_revoke.models import BlacklistedToken, TokenSession
 from django_jwt_revoke.tokens import issue_token_pair
 from tests.factories import UserFactory
 
-pytestmark = pytest.mark.django_db(databases=["default", "replica"])
+pytestmark = pytest.mark.django_db(databases=["default", "replica"], transaction=True)
 
 REPLICA_ROUTER = override_settings(DATABASE_ROUTERS=["tests.testapp.routers.ReadReplicaRouter"])
 

@@ -36,7 +36,7 @@ from tests.concurrency import refresh_race
 from tests.factories import UserFactory
 from tests.legacy import legacy_token
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)  # revocations reach the cache on commit
 
 AUTH = "/api/auth/"
 REFRESH_URL = AUTH + "token/refresh/"

@@ -1,53 +1,28 @@
-"""Reading revocation state: one round trip per request.
+"""The database store: revocation state read from the database, in one query.
 
-The authentication classes ask one question of a store: "is this token
-revoked?" (and in user mode, "and who is its user?"). ``DatabaseStore``
-answers from the database in a single query; ``CachedStore`` (``CACHE_ALIAS``
-set) answers the token-user question from the cache and falls back to the
-database on any miss. Both refuse rather than guess: an error reading state
-raises ``RevocationStateUnavailable``.
-
-Nothing here writes to the database: the hot path only reads.
+The source of truth, and the store used when no ``CACHE_ALIAS`` is set.
+``user_and_state`` loads the user together with the token's session, jti,
+generation and epoch state in a single query (the one a JWT package that
+checks nothing pays for the user row); ``token_state`` reads the state alone.
+An error reading it raises ``RevocationStateUnavailable``: refuse, never
+guess. Nothing here writes: the hot path only reads.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import re
-from collections.abc import Callable
-from datetime import datetime
-from typing import Any, NamedTuple
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.cache import caches
-from django.db import DatabaseError, connections, transaction
+from django.db import DatabaseError, connections
 from django.db.models import Exists, OuterRef, Subquery
-from django.utils import timezone
 
-from .conf import jwt_revoke_settings
-from .exceptions import RevocationStateUnavailable
-from .models import BlacklistedToken, GlobalRevocation, TokenSession, UserRevocation
-from .tokens import ValidatedToken, _user_id_field
-
-
-class TokenState(NamedTuple):
-    """What the database says about one token's session, jti and user."""
-
-    # The session exists, belongs to the user, is not revoked. A legacy
-    # (simplejwt) token has no session: True when its user exists.
-    session_live: bool
-    jti_revoked: bool
-    generation: int  # the user's current revocation generation
-    epoch: int = 0  # the global revocation generation
-
-    def revokes(self, token: ValidatedToken) -> bool:
-        return (
-            (not self.session_live)
-            or self.jti_revoked
-            or token.generation < self.generation
-            or token.epoch < self.epoch
-        )
+from ..conf import jwt_revoke_settings
+from ..exceptions import RevocationStateUnavailable
+from ..models import BlacklistedToken, GlobalRevocation, TokenSession, UserRevocation
+from ..tokens import ValidatedToken, _user_id_field
+from .base import Fact, RevocationStore, TokenState
 
 
 def _generation_subquery(token: ValidatedToken) -> Subquery:
@@ -164,7 +139,7 @@ def _db_value(field: Any, value: Any, using: str) -> Any:
 
 def _id_range(field: Any, using: str) -> tuple[int | None, int | None] | None:
     """The integer range of ``field``'s column, or None for a field that is not an integer."""
-    from .tokens import _is_int_field
+    from ..tokens import _is_int_field
 
     if not _is_int_field(field):
         return None
@@ -186,33 +161,11 @@ def _sentinel(field: Any, using: str) -> Any:
         raise CannotPrepare(field.name) from exc
 
 
-class DatabaseStore:
-    """Revocation state read from the database (the source of truth).
-
-    The interface every store keeps:
-
-    * ``user_and_state(token)`` loads the user and the token's state together;
-    * ``token_state(token)`` reads the state alone;
-    * ``publish(...)`` is called by ``revocation.py`` inside the transaction
-      that writes a revocation, so that a store with a copy of the state can
-      update it. It must raise if it cannot, so that the revocation fails as
-      a whole rather than leaving a copy that says "not revoked".
-    """
-
-    def publish(
-        self,
-        *,
-        using: str,
-        jti: str | None = None,
-        jti_expires_at: datetime | None = None,
-        sid: str | None = None,
-        user_key: str | None = None,
-        generation: int | None = None,
-        epoch: int | None = None,
-    ) -> None:
-        """Nothing to do: the database row written is the state."""
+class DatabaseStore(RevocationStore):
+    """Revocation state read from the database (the source of truth)."""
 
     def __init__(self) -> None:
+        self.database = self
         self.alias = jwt_revoke_settings.database_alias(TokenSession)
         self._compiled: dict[str, PreparedQuery | None] = {}
         self._id_bounds: tuple[int | None, int | None] | None = None
@@ -382,6 +335,12 @@ class DatabaseStore:
         revoked_at, jti_revoked, generation, epoch = found
         return TokenState(revoked_at is None, jti_revoked, generation or 0, epoch or 0)
 
+    def revoked(self, facts: Iterable[Fact]) -> None:
+        """Nothing to do: the rows the revocation committed are the state."""
+
+    def clear(self) -> int:
+        return 0
+
 
 class _StandIn:
     """What the queries read of a token, with stand-in values (see ``PreparedQuery``)."""
@@ -391,237 +350,3 @@ class _StandIn:
         self.sid = "jwtr-sentinel-sid-" + _SENTINEL_TEXT
         self.jti = "jwtr-sentinel-jti-" + _SENTINEL_TEXT
         self.user_key = "jwtr-sentinel-user-" + _SENTINEL_TEXT
-
-
-_SAFE_KEY = re.compile(r"^[A-Za-z0-9_.@+-]{1,64}$")
-# How long a value written before its transaction commits may stand. Written
-# again, for the full time, once the transaction commits; if it rolls back
-# instead, the (over-cautious) "revoked" value is gone after this long.
-PRE_COMMIT_TIMEOUT = 60
-EPOCH_KEY = "jwt_revoke:epoch"
-
-
-def _cache_id(value: str) -> str:
-    return value if _SAFE_KEY.match(value) else hashlib.sha256(value.encode()).hexdigest()
-
-
-class CachedStore(DatabaseStore):
-    """Token state from a shared cache, the database behind it.
-
-    Entries: ``g:<user>`` the user's generation, ``s:<sid>`` 1 if the session
-    is live else 0, ``j:<jti>`` 1 if the jti is revoked else 0, ``epoch`` the
-    global generation. A legacy (simplejwt) token has no ``s:`` entry; its
-    entries are filled only once its user is found to exist. Readers fill
-    misses from the database with ``add`` (never ``set``), and revocations
-    ``set`` the revoked value before their transaction commits and again
-    after, so a reader can never put back a stale "not revoked". A miss, an
-    evicted key or a flushed cache is read from the database, never taken
-    for "not revoked"; an unreachable cache falls back to the database too,
-    and only when both fail is the request refused (503).
-    """
-
-    def __init__(self, alias: str) -> None:
-        super().__init__()
-        self.cache = caches[alias]
-        self._get_many = (
-            _redis_get_many(self.cache) or _locmem_get_many(self.cache) or self.cache.get_many
-        )
-
-    # -- keys and lifetimes ------------------------------------------------
-
-    @staticmethod
-    def keys(token: ValidatedToken) -> tuple[str, ...]:
-        """Generation, session, jti and epoch keys; no session key for a legacy token."""
-        sid = token.sid
-        if sid is None:
-            return (
-                f"jwt_revoke:g:{_cache_id(token.user_key)}",
-                f"jwt_revoke:j:{_cache_id(token.jti)}",
-                EPOCH_KEY,
-            )
-        return (
-            f"jwt_revoke:g:{_cache_id(token.user_key)}",
-            f"jwt_revoke:s:{_cache_id(sid)}",
-            f"jwt_revoke:j:{_cache_id(token.jti)}",
-            EPOCH_KEY,
-        )
-
-    @staticmethod
-    def _state_timeout() -> int:
-        s = jwt_revoke_settings
-        return max(1, int((s.REFRESH_TOKEN_LIFETIME + s.LEEWAY).total_seconds()))
-
-    @staticmethod
-    def _until(expires_at: datetime) -> int:
-        left = expires_at + jwt_revoke_settings.LEEWAY - timezone.now()
-        return max(1, int(left.total_seconds()) + 1)
-
-    # -- reading -----------------------------------------------------------
-
-    def token_state(self, token: ValidatedToken) -> TokenState:
-        keys = self.keys(token)
-        legacy = len(keys) == 3
-        if legacy:
-            gen_key, jti_key, epoch_key = keys
-            sid_key = None
-        else:
-            gen_key, sid_key, jti_key, epoch_key = keys
-        try:
-            found = self._get_many(keys)
-        except Exception:  # any cache failure: the database decides
-            logger.warning("revocation cache unreachable; reading the database", exc_info=True)
-            return super().token_state(token)
-        if len(found) == len(keys):
-            return TokenState(
-                session_live=legacy or found[sid_key] == 1,
-                jti_revoked=found[jti_key] == 1,
-                generation=int(found[gen_key]),
-                epoch=int(found[epoch_key]),
-            )
-        state = super().token_state(token)
-        if legacy and not state.session_live:
-            # No such user: nothing in the cache may stand for "it exists".
-            return state
-        fill = {
-            gen_key: (state.generation, self._state_timeout()),
-            jti_key: (1 if state.jti_revoked else 0, self._until(token.expires_at)),
-            epoch_key: (state.epoch, self._state_timeout()),
-        }
-        if sid_key is not None:
-            fill[sid_key] = (1 if state.session_live else 0, self._state_timeout())
-        try:
-            for key, (value, timeout) in fill.items():
-                if key not in found:
-                    self.cache.add(key, value, timeout)
-        except Exception:
-            logger.warning("revocation cache unreachable; not filled", exc_info=True)
-        return state
-
-    # -- writing -----------------------------------------------------------
-
-    def publish(
-        self,
-        *,
-        using: str,
-        jti: str | None = None,
-        jti_expires_at: datetime | None = None,
-        sid: str | None = None,
-        user_key: str | None = None,
-        generation: int | None = None,
-        epoch: int | None = None,
-    ) -> None:
-        entries: dict[str, tuple[Any, int]] = {}
-        if jti is not None:
-            expires = jti_expires_at or timezone.now()
-            entries[f"jwt_revoke:j:{_cache_id(jti)}"] = (1, self._until(expires))
-        if sid is not None:
-            entries[f"jwt_revoke:s:{_cache_id(sid)}"] = (0, self._state_timeout())
-        if user_key is not None and generation is not None:
-            entries[f"jwt_revoke:g:{_cache_id(user_key)}"] = (generation, self._state_timeout())
-        if epoch is not None:
-            entries[EPOCH_KEY] = (epoch, self._state_timeout())
-        if not entries:
-            return
-        # Raises when the cache is down: the caller's transaction rolls back.
-        self.cache.set_many(
-            {key: value for key, (value, _t) in entries.items()},
-            min(PRE_COMMIT_TIMEOUT, min(t for _v, t in entries.values())),
-        )
-
-        def after_commit() -> None:
-            try:
-                for key, (value, timeout) in entries.items():
-                    self.cache.set(key, value, timeout)
-            except Exception:
-                # The pre-commit value stands for PRE_COMMIT_TIMEOUT seconds,
-                # then readers go to the database, which has the revocation.
-                logger.error("revocation cache write after commit failed", exc_info=True)
-
-        transaction.on_commit(after_commit, using=using)
-
-
-def _redis_get_many(cache: Any) -> Any:
-    """A faster ``cache.get_many`` for Django's built-in Redis backend, or None.
-
-    That backend builds a new ``redis.Redis`` client object on every call,
-    which costs several times the round trip itself. This reads the same keys
-    (same key function, same serializer, one ``MGET``) through one client kept
-    for the store's life; a client is thread-safe and its connection pool is
-    the backend's own. Only with a single server: with replicas, Django's own
-    choice of server per read stands.
-    """
-    try:
-        from django.core.cache.backends.redis import RedisCache
-    except ImportError:  # pragma: no cover - Django < 4.0 is not supported anyway
-        return None
-    backend: Any = getattr(cache, "_cache", None)
-    if (
-        type(cache) is not RedisCache
-        or len(getattr(backend, "_servers", ())) != 1
-        or not hasattr(backend, "_serializer")
-        or not hasattr(backend, "get_client")
-    ):
-        return None
-    client = backend.get_client(None)
-    loads = backend._serializer.loads
-    make_key = cache.make_key
-
-    def get_many(keys: Any) -> dict[str, Any]:
-        values = client.mget([make_key(key) for key in keys])
-        found = zip(keys, values, strict=True)
-        return {key: loads(value) for key, value in found if value is not None}
-
-    return get_many
-
-
-def _locmem_get_many(cache: Any) -> Any:
-    """A faster ``cache.get_many`` for Django's local-memory backend, or None.
-
-    ``LocMemCache.get`` checks every key for memcached compatibility, a loop
-    over its characters that costs more than the read itself; our keys are
-    known to pass (see ``_cache_id``). This reads the same entries as ``get``
-    does, under the backend's lock, expiry and all, without that check. It
-    relies on the backend's private attributes, checked here: without them,
-    ``cache.get_many`` serves.
-    """
-    from django.core.cache.backends.locmem import LocMemCache
-
-    names = ("_cache", "_lock", "_has_expired", "_delete")
-    if type(cache) is not LocMemCache or not all(hasattr(cache, name) for name in names):
-        return None
-    import pickle
-
-    make_key = cache.make_key
-    backend: Any = cache  # private attributes, checked above
-    entries, lock = backend._cache, backend._lock
-    has_expired, delete = backend._has_expired, backend._delete
-
-    def get_many(keys: Any) -> dict[str, Any]:
-        found = {}
-        with lock:
-            for key in keys:
-                name = make_key(key)
-                if has_expired(name):  # also true of a missing key
-                    delete(name)
-                    continue
-                found[key] = entries[name]
-                entries.move_to_end(name, last=False)
-        # The backend's own values, pickled by itself: no outside data.
-        return {key: pickle.loads(value) for key, value in found.items()}  # noqa: S301
-
-    return get_many
-
-
-_stores: dict[int, DatabaseStore] = {}
-
-
-def get_store() -> DatabaseStore:
-    """The store for the current settings (rebuilt when they change)."""
-    gen = jwt_revoke_settings.generation
-    store = _stores.get(gen)
-    if store is None:
-        alias = jwt_revoke_settings.CACHE_ALIAS
-        store = CachedStore(alias) if alias else DatabaseStore()
-        _stores.clear()
-        _stores[gen] = store
-    return store

@@ -1,0 +1,322 @@
+"""The cache store: token-user checks answered from a shared cache, the
+database behind it (``CACHE_ALIAS`` set; docs/consistency.md).
+
+The cache holds one boolean per fact a check needs, never a number that
+could go backwards:
+
+* ``s:<h(sid, user)>``: the session is revoked (or not that user's);
+* ``j:<h(jti)>``: the token is revoked;
+* ``g:<h(user)>:<n>``: the user's generation has moved past ``n``;
+* ``e:<n>``: the global generation has moved past ``n``.
+
+``1`` ("revoked") is a fact that never becomes false: revocations ``set`` it
+after they commit, readers may ``add`` it, and it lives as long as a token it
+concerns can. ``0`` ("not revoked") is a copy of the database that may be
+stale: only readers write it, with ``add``, and it expires
+``CACHE_MAX_STALENESS`` after the database read it copies began. So no fault
+(an unreachable cache during a revocation, a process without the cache,
+eviction racing a reader, a restore from a snapshot, a failover) can make the
+cache answer "not revoked" for longer than that after the revocation
+committed. Every component of a key is hashed (no id is ever used as it
+is), so keys cannot collide.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import pickle
+import threading
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from django.core.cache import caches
+from django.utils import timezone
+
+from ..conf import jwt_revoke_settings
+from ..signals import revocation_cache_write_failed
+from .base import Fact, RevocationStore, TokenState
+from .database import DatabaseStore
+
+if TYPE_CHECKING:
+    from ..tokens import ValidatedToken
+
+logger = logging.getLogger("django_jwt_revoke.cache")
+
+#: Every key of ours starts with this (``clear_revocation_cache`` drops them).
+#: The "2" is the key format's version: entries of another format are never read.
+KEY_PREFIX = "jwt_revoke:2:"
+_LETTERS = {"session": "s", "jti": "j", "user": "g", "epoch": "e"}
+#: Seconds: an entry that would live less than this is not written.
+MIN_TIMEOUT = 0.01
+
+
+def _digest(*parts: str) -> str:
+    """A collision-resistant name for ``parts`` (each length-prefixed, then hashed)."""
+    h = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        data = part.encode()
+        h.update(len(data).to_bytes(4, "big"))
+        h.update(data)
+    return h.hexdigest()
+
+
+def fact_key(kind: str, ident: tuple[Any, ...]) -> str:
+    """The cache key of one fact (see ``Fact`` for the kinds)."""
+    letter = _LETTERS[kind]
+    if kind == "user":
+        user, generation = ident
+        return f"{KEY_PREFIX}{letter}:{_digest(str(user))}:{int(generation)}"
+    if kind == "epoch":
+        return f"{KEY_PREFIX}{letter}:{int(ident[0])}"
+    return f"{KEY_PREFIX}{letter}:{_digest(*(str(part) for part in ident))}"
+
+
+def token_keys(token: ValidatedToken) -> tuple[str, ...]:
+    """The keys that decide ``token``: session (none for a legacy token), jti, user, epoch."""
+    keys = [
+        fact_key("jti", (token.jti,)),
+        fact_key("user", (token.user_key, token.generation)),
+        fact_key("epoch", (token.epoch,)),
+    ]
+    if token.sid is not None:
+        keys.insert(0, fact_key("session", (token.sid, token.user_key)))
+    return tuple(keys)
+
+
+def _facts_of(token: ValidatedToken, state: TokenState) -> tuple[int, ...]:
+    """``state`` as the cache's booleans for ``token``, in ``token_keys`` order."""
+    values = (
+        int(state.jti_revoked),
+        int(token.generation < state.generation),
+        int(token.epoch < state.epoch),
+    )
+    return values if token.sid is None else (int(not state.session_live), *values)
+
+
+def _state_of(token: ValidatedToken, values: tuple[int, ...]) -> TokenState:
+    """The cache's booleans as a state that decides ``token`` as the database would.
+
+    ``generation`` and ``epoch`` are the token's own, plus one when revoked.
+    """
+    if token.sid is None:
+        session_revoked, (jti, user, epoch) = 0, values
+    else:
+        session_revoked, jti, user, epoch = values
+    return TokenState(
+        session_live=not session_revoked,
+        jti_revoked=bool(jti),
+        generation=token.generation + bool(user),
+        epoch=token.epoch + bool(epoch),
+    )
+
+
+class OutageLog:
+    """Logs a cache outage once per ``interval`` seconds, not once per request."""
+
+    interval = 60.0
+
+    def __init__(self, alias: str) -> None:
+        self.alias = alias
+        self.down = False
+        self._lock = threading.Lock()
+        self._last = 0.0
+        self._missed = 0
+
+    def failed(self, exc: BaseException) -> None:
+        now = time.monotonic()
+        with self._lock:
+            first = not self.down
+            self.down = True
+            if not first and now - self._last < self.interval:
+                self._missed += 1
+                return
+            missed, self._missed, self._last = self._missed, 0, now
+        logger.warning(
+            "Revocation cache %r unreachable (%s: %s); answering from the database%s.",
+            self.alias,
+            type(exc).__name__,
+            exc,
+            f" ({missed} more failures since the last report)" if missed else "",
+        )
+
+    def recovered(self) -> None:
+        with self._lock:
+            if not self.down:
+                return
+            self.down = False
+            missed, self._missed = self._missed, 0
+        logger.warning(
+            "Revocation cache %r reachable again (%d failures since the last report).",
+            self.alias,
+            missed,
+        )
+
+
+class CacheStore(RevocationStore):
+    """Token-user checks from a Django cache; the database on any miss or failure.
+
+    Reads and writes go through four primitives that a backend may make
+    faster (``RedisStore``): ``_get``, ``_add`` (only where absent) and
+    ``_set``, and ``clear``.
+    """
+
+    def __init__(self, alias: str) -> None:
+        self.alias = alias
+        self.cache = caches[alias]
+        self.database: DatabaseStore = DatabaseStore()
+        self.outage = OutageLog(alias)
+        self._get_many = _locmem_get_many(self.cache) or self.cache.get_many
+
+    # -- the primitives --------------------------------------------------------
+
+    def _get(self, keys: tuple[str, ...]) -> dict[str, int]:
+        return self._get_many(keys)
+
+    def _add(self, entries: dict[str, tuple[int, float]]) -> None:
+        """Write each ``key: (value, seconds)`` that the cache does not hold yet.
+
+        A backend that keeps whole seconds must round "not revoked" timeouts down.
+        """
+        for key, (value, timeout) in entries.items():
+            self.cache.add(key, value, timeout)
+
+    def _set(self, entries: dict[str, float]) -> None:
+        """Write "revoked" (1) at each ``key: seconds``, over whatever is there."""
+        for key, timeout in entries.items():
+            self.cache.set(key, 1, timeout)
+
+    def clear(self) -> int | None:
+        """Every entry of this cache alias goes (Django's cache API cannot pick ours)."""
+        self.cache.clear()
+        return None
+
+    # -- the interface -----------------------------------------------------------
+
+    def user_and_state(self, token: ValidatedToken) -> tuple[Any, TokenState | None]:
+        return self.database.user_and_state(token)
+
+    def token_state(self, token: ValidatedToken) -> TokenState:
+        keys = token_keys(token)
+        try:
+            found = self._get(keys)
+        except Exception as exc:  # any cache failure: the database decides
+            self.outage.failed(exc)
+            return self.database.token_state(token)
+        if self.outage.down:
+            self.outage.recovered()
+        if len(found) == len(keys):
+            return _state_of(token, tuple(found[key] for key in keys))
+        started = time.monotonic()
+        state = self.database.token_state(token)
+        if token.sid is None and not state.session_live:
+            # A legacy token of no existing user: nothing may stand for "it exists".
+            return state
+        self._fill(token, keys, found, state, started)
+        return state
+
+    def _fill(
+        self,
+        token: ValidatedToken,
+        keys: tuple[str, ...],
+        found: dict[str, int],
+        state: TokenState,
+        started: float,
+    ) -> None:
+        """Copy what the database said into the missing keys, with ``add``.
+
+        "Revoked" lives as long as the token can; "not revoked" at most
+        ``CACHE_MAX_STALENESS`` from ``started``, when the database read began:
+        a read that raced a revocation can leave a stale "not revoked" for no
+        longer than that after the revocation committed. Under
+        ``MIN_TIMEOUT``, nothing is written.
+        """
+        s = jwt_revoke_settings
+        left = (token.expires_at + s.LEEWAY - timezone.now()).total_seconds()
+        fresh = s.CACHE_MAX_STALENESS.total_seconds() - (time.monotonic() - started)
+        entries = {}
+        for key, value in zip(keys, _facts_of(token, state), strict=True):
+            timeout = left if value else min(left, fresh)
+            if key not in found and timeout >= MIN_TIMEOUT:
+                entries[key] = (value, timeout)
+        if not entries:
+            return
+        try:
+            self._add(entries)
+        except Exception as exc:
+            self.outage.failed(exc)
+
+    def revoked(self, facts: Iterable[Fact]) -> None:
+        facts = list(facts)
+        now = timezone.now()
+        leeway = jwt_revoke_settings.LEEWAY
+        entries = {}
+        for fact in facts:
+            timeout = (fact.until + leeway - now).total_seconds() + 1
+            if timeout >= MIN_TIMEOUT:
+                entries[fact_key(fact.kind, fact.ident)] = timeout
+        if not entries:
+            return
+        try:
+            self._set(entries)
+        except Exception as exc:
+            _write_failed(self, facts, exc)
+
+
+def _write_failed(store: CacheStore, facts: list[Fact], exc: Exception) -> None:
+    """A revocation committed but its cache copy could not be written: say so."""
+    kinds = tuple(sorted({fact.kind for fact in facts}))
+    logger.error(
+        "Revocation cache %r not written after a revocation committed (%s: %s; kinds: %s). "
+        "The revocation stands in the database; cached 'not revoked' entries expire within "
+        "CACHE_MAX_STALENESS (%s s).",
+        store.alias,
+        type(exc).__name__,
+        exc,
+        ", ".join(kinds),
+        jwt_revoke_settings.CACHE_MAX_STALENESS.total_seconds(),
+    )
+    try:
+        revocation_cache_write_failed.send(
+            sender=type(store), alias=store.alias, kinds=kinds, error=exc
+        )
+    except Exception:  # a receiver's failure must not undo what has happened
+        logger.exception("A revocation_cache_write_failed receiver raised.")
+
+
+def _locmem_get_many(cache: Any) -> Any:
+    """A faster ``cache.get_many`` for Django's local-memory backend, or None.
+
+    ``LocMemCache.get`` checks every key for memcached compatibility, a loop
+    over its characters that costs more than the read itself; our keys are
+    known to pass (hex digests and numbers). This reads the same entries as
+    ``get`` does, under the backend's lock, expiry and all, without that
+    check. It relies on the backend's private attributes, checked here:
+    without them, ``cache.get_many`` serves. (A local-memory cache is per
+    process: check W001 warns against it outside development.)
+    """
+    from django.core.cache.backends.locmem import LocMemCache
+
+    names = ("_cache", "_lock", "_has_expired", "_delete")
+    if type(cache) is not LocMemCache or not all(hasattr(cache, name) for name in names):
+        return None
+    make_key = cache.make_key
+    backend: Any = cache  # private attributes, checked above
+    entries, lock = backend._cache, backend._lock
+    has_expired, delete = backend._has_expired, backend._delete
+
+    def get_many(keys: Any) -> dict[str, Any]:
+        found = {}
+        with lock:
+            for key in keys:
+                name = make_key(key)
+                if has_expired(name):  # also true of a missing key
+                    delete(name)
+                    continue
+                found[key] = entries[name]
+                entries.move_to_end(name, last=False)
+        # The backend's own values, pickled by itself: no outside data.
+        return {key: pickle.loads(value) for key, value in found.items()}  # noqa: S301
+
+    return get_many
