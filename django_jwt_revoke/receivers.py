@@ -184,6 +184,25 @@ def remember_revoking_change(
         pending.append((instance, Reason.PASSWORD_CHANGE))
     elif check_active and stored.get(active.attname) is True:
         pending.append((instance, Reason.DEACTIVATED))
+    if pending and _commits_before_post_save(kwargs.get("using") or instance._state.db):
+        # The row is about to commit in a transaction of its own, and post_save
+        # comes after that commit: a process that died in between would keep
+        # the new password and every old token. Revoke now as well (quietly);
+        # the revocation after the save still kills a login that read the
+        # generations in between.
+        from .revocation import _revoke_user
+
+        for user, reason in pending:
+            _revoke_user(user, reason, signal=False)
+
+
+def _commits_before_post_save(using: str | None) -> bool:
+    """Whether the save about to run commits before post_save (autocommit, or
+    revocation rows in another database), rather than with what post_save writes."""
+    from django.db import connections
+
+    alias = using or "default"
+    return alias != jwt_revoke_settings.database_alias() or not connections[alias].in_atomic_block
 
 
 def revoke_after_save(

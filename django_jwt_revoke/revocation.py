@@ -271,17 +271,23 @@ def revoke_user_tokens(user: Any, reason: str = Reason.LOGOUT_ALL) -> int:
     carries a lower one. Tokens issued afterwards carry the new generation and
     work. Returns the new generation.
     """
+    return _revoke_user(user, reason, signal=True)
+
+
+def _revoke_user(user: Any, reason: str, *, signal: bool) -> int:
+    """``revoke_user_tokens``; ``signal`` False sends no ``user_tokens_revoked``."""
     using = _alias()
     key = user_key(user)
     with transaction.atomic(using=using):
         generation = _bump_generation(UserRevocation, {"user_key": key}, reason, using=using)
         announce([_generation_superseded("user", (key, generation - 1))], using)
-        transaction.on_commit(
-            lambda: user_tokens_revoked.send(
-                sender=UserRevocation, user=user, reason=str(reason), generation=generation
-            ),
-            using=using,
-        )
+        if signal:
+            transaction.on_commit(
+                lambda: user_tokens_revoked.send(
+                    sender=UserRevocation, user=user, reason=str(reason), generation=generation
+                ),
+                using=using,
+            )
     return generation
 
 

@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AdminPasswordChangeForm, PasswordChangeForm, SetPasswordForm
 from django.contrib.auth.hashers import make_password
 from django.core.management import call_command
+from django.db import transaction
 from django.test import override_settings
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -253,13 +254,16 @@ def test_deactivation_kills_every_token_for_good(http, person):
     assert http.works(issue_token_pair(person))
 
 
-def test_saving_an_inactive_user_again_revokes_nothing_more(person, django_assert_num_queries):
+def test_saving_an_inactive_user_again_revokes_nothing_more(
+    person, revocations, django_assert_num_queries
+):
     person.is_active = False
     person.save()
-    assert generation_of(person) == 1
+    revoked = generation_of(person)
+    assert revoked >= 1 and revocations == [(user_key(person), "deactivated")]
     with django_assert_num_queries(2):  # was it active? + the UPDATE
         person.save()
-    assert generation_of(person) == 1
+    assert generation_of(person) == revoked and len(revocations) == 1
 
 
 def test_deactivation_not_written_revokes_nothing(http, person):
@@ -269,12 +273,39 @@ def test_deactivation_not_written_revokes_nothing(http, person):
     assert http.works(pair)
 
 
-def test_password_change_and_deactivation_in_one_save_revoke_once(person):
-    person.set_password(NEW_PASSWORD)
-    person.is_active = False
-    person.save()
+def test_password_change_and_deactivation_in_one_save_revoke_once(person, revocations):
+    with transaction.atomic():  # one commit: the revocation after the save is the only one
+        person.set_password(NEW_PASSWORD)
+        person.is_active = False
+        person.save()
     assert generation_of(person) == 1
     assert reason_of(person) == Reason.PASSWORD_CHANGE
+    assert revocations == [(user_key(person), "password_change")]
+
+
+@pytest.mark.parametrize("change", ["password", "deactivation"])
+def test_process_dying_between_the_save_and_post_save_loses_no_revocation(
+    http, person, revocations, change
+):
+    """In autocommit the row commits before post_save runs: a process killed
+    there (post_save never runs) still leaves every old token dead."""
+    from django.db.models.signals import post_save
+
+    from django_jwt_revoke import receivers
+
+    pair = issue_token_pair(person)
+    uid = f"django_jwt_revoke.revoke_after_save.{person._meta.label_lower}"
+    assert post_save.disconnect(sender=type(person), dispatch_uid=uid)
+    try:
+        if change == "password":
+            person.set_password(NEW_PASSWORD)
+        else:
+            person.is_active = False
+        person.save()  # the row is written and committed; then the "crash"
+    finally:
+        receivers.connect()
+    http.assert_dead(pair)
+    assert revocations == []  # the signal is the post_save revocation's, which never ran
 
 
 @override_settings(JWT_REVOKE={"REVOKE_ON_DEACTIVATION": False})
