@@ -151,6 +151,76 @@ def test_shared_cache_does_not_warn():
         assert run(CACHE_ALIAS="default") == []
 
 
+def test_shared_redis_with_replicas_does_not_warn():
+    """Django's RedisCache with replicas: the store reads its first server, the primary."""
+    caches = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": ["redis://primary:6379/0", "redis://replica:6379/0"],
+        }
+    }
+    with override_settings(CACHES=caches):
+        assert run(CACHE_ALIAS="default") == []
+
+
+@pytest.mark.parametrize(
+    "location",
+    [["redis://primary:6379/0", "redis://replica:6379/0"], "redis://a:6379/0;redis://b:6379/0"],
+)
+def test_other_backend_with_several_servers_warns(location):
+    caches = {"default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": location}}
+    with override_settings(CACHES=caches):
+        assert run(CACHE_ALIAS="default") == [
+            Warning(
+                "JWT_REVOKE['CACHE_ALIAS'] 'default' names several servers of a backend "
+                "that may read from a replica.",
+                hint=(
+                    "A replica can lag behind the primary a revocation was written to, and "
+                    "answer 'not revoked' for longer than CACHE_MAX_STALENESS. Use Django's "
+                    "RedisCache (revocation state is read from its first server, the primary), "
+                    "or point CACHE_ALIAS at a cache with a single server."
+                ),
+                id="django_jwt_revoke.W003",
+            )
+        ]
+
+
+def test_memcached_with_several_servers_does_not_warn():
+    """Memcached shards keys over its servers: there is no replica to lag."""
+    backend = "django.core.cache.backends.memcached.PyMemcacheCache"
+    caches = {"default": {"BACKEND": backend, "LOCATION": ["a:11211", "b:11211"]}}
+    with override_settings(CACHES=caches):
+        assert run(CACHE_ALIAS="default") == []
+
+
+@pytest.mark.parametrize("value", [0, -1, 0.5, 301, timedelta(hours=1), "10", True, None])
+def test_bad_cache_max_staleness(value):
+    assert run(CACHE_MAX_STALENESS=value) == [
+        Error(
+            "JWT_REVOKE['CACHE_MAX_STALENESS'] must be a timedelta or a number of seconds "
+            "from 1 second to 300 seconds.",
+            hint=(
+                "It bounds how long the cache may answer 'not revoked' for a revoked token "
+                f"under a cache fault (default 10 seconds); got {value!r}."
+            ),
+            id="django_jwt_revoke.E025",
+        )
+    ]
+
+
+@pytest.mark.parametrize("value", [1, 30, 2.5, timedelta(seconds=10), timedelta(minutes=5)])
+def test_good_cache_max_staleness(value):
+    assert run(CACHE_MAX_STALENESS=value) == []
+
+
+def test_cache_max_staleness_in_seconds_reads_as_a_timedelta(settings):
+    from django_jwt_revoke.conf import jwt_revoke_settings
+
+    assert jwt_revoke_settings.CACHE_MAX_STALENESS == timedelta(seconds=10)
+    settings.JWT_REVOKE = {**settings.JWT_REVOKE, "CACHE_MAX_STALENESS": 3}
+    assert jwt_revoke_settings.CACHE_MAX_STALENESS == timedelta(seconds=3)
+
+
 def test_database_alias_not_configured():
     assert run(DATABASE_ALIAS="primary") == [
         Error(
