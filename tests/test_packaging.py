@@ -131,6 +131,7 @@ def test_sdist_holds_sources_docs_tests_and_example(sdist_names):
         "tests/test_packaging.py",
         "example_project/manage.py",
         "example_project/example_project/settings.py",
+        "docs/consistency.md",
     ]:
         assert name in sdist_names
     assert _package_files("**/*.py", "py.typed") <= sdist_names

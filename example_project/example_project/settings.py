@@ -168,6 +168,9 @@ if _REDIS_URL:
     CACHES["revocation"] = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": _REDIS_URL,
+        # A dead or stopped Redis fails fast (the database answers), never
+        # hangs a request.
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
     }
     JWT_REVOKE["CACHE_ALIAS"] = "revocation"
 
