@@ -82,26 +82,25 @@ def reused():
     refresh_token_reused.disconnect(dispatch_uid="tests.conftest.reused")
 
 
-@pytest.fixture
-def redis_server(tmp_path):
-    """A redis-server of this test's own (tests/redis_server.py), killed at the end."""
+def _own_redis(directory):
     from tests.redis_server import RedisServer, needs_redis_server
 
     needs_redis_server()
-    directory = tmp_path / "redis"
     directory.mkdir()
-    server = RedisServer(directory).start()
+    return RedisServer(directory).start()
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A redis-server of this test's own (tests/redis_server.py), killed at the end."""
+    server = _own_redis(tmp_path / "redis")
     yield server
     server.kill()
 
 
 @pytest.fixture
 def second_redis_server(tmp_path):
-    from tests.redis_server import RedisServer, needs_redis_server
-
-    needs_redis_server()
-    directory = tmp_path / "redis-2"
-    directory.mkdir()
-    server = RedisServer(directory).start()
+    """Another one, e.g. a replica that never catches up."""
+    server = _own_redis(tmp_path / "redis-2")
     yield server
     server.kill()

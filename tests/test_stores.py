@@ -491,6 +491,13 @@ def test_local_memory_reader_reads_as_the_backend_does(settings):
 # -- the compiled queries (state.PreparedQuery) ---------------------------------------
 
 
+def assert_compiled(store, names):
+    """Exactly the queries ``names`` were compiled ahead, none left to the ORM."""
+    compiled = store.database._compiled
+    assert set(compiled) == names
+    assert all(isinstance(q, PreparedQuery) for q in compiled.values())
+
+
 def _orm_only(store):
     """The same store answering through the ORM on every call (nothing compiled ahead)."""
     store = copy.copy(store.database)
@@ -525,9 +532,7 @@ def test_compiled_queries_answer_as_the_orm_does(store, user, other_user):
     same_answers()
     other_user.delete()
     same_answers()
-    compiled = store.database._compiled
-    assert set(compiled) == {"user", "state"}
-    assert all(isinstance(q, PreparedQuery) for q in compiled.values())
+    assert_compiled(store, {"user", "state"})
 
 
 def test_user_loaded_from_the_compiled_query_is_a_full_instance(store, user, pair):
@@ -638,6 +643,4 @@ def test_compiled_legacy_queries_answer_as_the_orm_does(store, user, other_user)
     same_answers()
     other_user.delete()
     same_answers()
-    compiled = store.database._compiled
-    assert set(compiled) == {"user_legacy", "state_legacy"}
-    assert all(isinstance(q, PreparedQuery) for q in compiled.values())
+    assert_compiled(store, {"user_legacy", "state_legacy"})
