@@ -252,6 +252,20 @@ def test_stale_read_racing_a_revocation_is_bounded(cached, settings, pair, monke
     assert store.token_state(token).revokes(token)
 
 
+def test_a_miss_ends_stale_copies_the_database_contradicts(cached, pair):
+    """After a restore: the jti key is gone, the session key still says "live".
+    The miss reads the database, and the fact goes over the stale copy."""
+    token = decode_token(pair.access)
+    cached.token_state(token)
+    revocation.revoke_session(pair.sid)
+    session_key, jti_key = token_keys(token)[:2]
+    cached.cache.set(session_key, 0, 60)  # the stale copy a snapshot brought back
+    cached.cache.delete(jti_key)
+    assert cached.token_state(token).revokes(token)  # the miss: from the database
+    assert cached.cache.get(session_key) == 1
+    assert cached.token_state(token).revokes(token)  # and now from the cache alone
+
+
 def test_read_slower_than_the_bound_fills_nothing(cached, settings, pair, monkeypatch):
     import time
 
@@ -343,10 +357,17 @@ def test_outage_is_logged_once_per_interval(redis_server, settings, pair, caplog
     store.outage._last -= store.outage.interval  # an interval later
     store.token_state(token)
     unreachable = [r for r in caplog.records if "unreachable" in r.getMessage()]
-    assert len(unreachable) == 2 and "29 more failures" in unreachable[1].getMessage()
+    assert len(unreachable) == 2 and "; 29 more failures" in unreachable[1].getMessage()
     redis_server.start()
     store.token_state(token)
-    assert "reachable again" in caplog.records[-1].getMessage()
+    assert caplog.records[-1].getMessage() == "Revocation cache 'own-redis' works again."
+    for _ in range(5):  # flapping: down and up again within the interval logs nothing more
+        redis_server.kill()
+        store.token_state(token)
+        redis_server.start()
+        store.token_state(token)
+    assert caplog.records[-1].getMessage() == "Revocation cache 'own-redis' works again."
+    assert len(caplog.records) == 3
 
 
 def test_failed_write_after_commit_is_logged_and_signalled(redis_server, settings, pair, caplog):

@@ -113,32 +113,39 @@ def _state_of(token: ValidatedToken, values: tuple[int, ...]) -> TokenState:
 
 
 class OutageLog:
-    """Logs a cache outage once per ``interval`` seconds, not once per request."""
+    """Logs that the cache failed at something at most once per ``interval``
+    seconds, not once per request, and once when it works again.
+
+    Only the exception's type is logged: the message of a Redis error can
+    quote the command, keys included.
+    """
 
     interval = 60.0
 
-    def __init__(self, alias: str) -> None:
+    def __init__(self, alias: str, failing: str) -> None:
         self.alias = alias
+        self.failing = failing  # "unreachable; answering from the database", say
         self.down = False
         self._lock = threading.Lock()
-        self._last = 0.0
+        self._last = -self.interval
         self._missed = 0
+        self._reported = False  # a failure was logged and its end not yet
 
     def failed(self, exc: BaseException) -> None:
         now = time.monotonic()
         with self._lock:
-            first = not self.down
             self.down = True
-            if not first and now - self._last < self.interval:
+            if now - self._last < self.interval:
                 self._missed += 1
                 return
             missed, self._missed, self._last = self._missed, 0, now
+            self._reported = True
         logger.warning(
-            "Revocation cache %r unreachable (%s: %s); answering from the database%s.",
+            "Revocation cache %r %s (%s)%s.",
             self.alias,
+            self.failing,
             type(exc).__name__,
-            exc,
-            f" ({missed} more failures since the last report)" if missed else "",
+            f"; {missed} more failures since the last report" if missed else "",
         )
 
     def recovered(self) -> None:
@@ -146,12 +153,10 @@ class OutageLog:
             if not self.down:
                 return
             self.down = False
-            missed, self._missed = self._missed, 0
-        logger.warning(
-            "Revocation cache %r reachable again (%d failures since the last report).",
-            self.alias,
-            missed,
-        )
+            if not self._reported:
+                return
+            self._reported = False
+        logger.warning("Revocation cache %r works again.", self.alias)
 
 
 class CacheStore(RevocationStore):
@@ -166,7 +171,8 @@ class CacheStore(RevocationStore):
         self.alias = alias
         self.cache = caches[alias]
         self.database: DatabaseStore = DatabaseStore()
-        self.outage = OutageLog(alias)
+        self.outage = OutageLog(alias, "unreachable; answering from the database")
+        self.fill_outage = OutageLog(alias, "refused a write; checks read the database")
         self._get_many = _locmem_get_many(self.cache) or self.cache.get_many
 
     # -- the primitives --------------------------------------------------------
@@ -230,22 +236,37 @@ class CacheStore(RevocationStore):
         ``CACHE_MAX_STALENESS`` from ``started``, when the database read began:
         a read that raced a revocation can leave a stale "not revoked" for no
         longer than that after the revocation committed. Under
-        ``MIN_TIMEOUT``, nothing is written.
+        ``MIN_TIMEOUT``, nothing is written. A "not revoked" found in the
+        cache that the database contradicts is overwritten with the fact
+        (``set``: a 1 may go over anything), so one miss ends a stale copy.
         """
         s = jwt_revoke_settings
         left = (token.expires_at + s.LEEWAY - timezone.now()).total_seconds()
         fresh = s.CACHE_MAX_STALENESS.total_seconds() - (time.monotonic() - started)
         entries = {}
+        contradicted = {}
         for key, value in zip(keys, _facts_of(token, state), strict=True):
             timeout = left if value else min(left, fresh)
-            if key not in found and timeout >= MIN_TIMEOUT:
+            if timeout < MIN_TIMEOUT:
+                continue
+            if key not in found:
                 entries[key] = (value, timeout)
-        if not entries:
+            elif value and not found[key]:
+                # A stale "not revoked" the database contradicts: the fact
+                # goes over it, so the next check is refused by the cache too.
+                contradicted[key] = timeout
+        if not entries and not contradicted:
             return
         try:
-            self._add(entries)
+            if entries:
+                self._add(entries)
+            if contradicted:
+                self._set(contradicted)
         except Exception as exc:
-            self.outage.failed(exc)
+            self.fill_outage.failed(exc)
+        else:
+            if self.fill_outage.down:
+                self.fill_outage.recovered()
 
     def revoked(self, facts: Iterable[Fact]) -> None:
         facts = list(facts)
@@ -268,12 +289,11 @@ def _write_failed(store: CacheStore, facts: list[Fact], exc: Exception) -> None:
     """A revocation committed but its cache copy could not be written: say so."""
     kinds = tuple(sorted({fact.kind for fact in facts}))
     logger.error(
-        "Revocation cache %r not written after a revocation committed (%s: %s; kinds: %s). "
+        "Revocation cache %r not written after a revocation committed (%s; kinds: %s). "
         "The revocation stands in the database; cached 'not revoked' entries expire within "
         "CACHE_MAX_STALENESS (%s s).",
         store.alias,
         type(exc).__name__,
-        exc,
         ", ".join(kinds),
         jwt_revoke_settings.CACHE_MAX_STALENESS.total_seconds(),
     )
