@@ -14,7 +14,7 @@ from django_jwt_revoke.conf import jwt_revoke_settings
 from django_jwt_revoke.tokens import decode_token, issue_token_pair
 from tests.custom_users.factories import make_user
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)  # revocations reach the cache on commit
 
 
 def resign(payload):
