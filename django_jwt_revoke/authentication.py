@@ -12,12 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils.functional import cached_property
+from django.views.decorators.debug import sensitive_variables
 from rest_framework import authentication
 from rest_framework.request import Request
 
 from . import cookies
 from .conf import jwt_revoke_settings
-from .exceptions import InvalidToken
+from .exceptions import InvalidAuthorizationHeader, InvalidToken
 from .stores import get_store
 from .tokens import ACCESS, ValidatedToken, decode_token
 
@@ -47,6 +48,7 @@ class JWTAuthentication(authentication.BaseAuthentication):
 
     www_authenticate_realm = "api"
 
+    @sensitive_variables()
     def authenticate(self, request: Request) -> tuple[Any, ValidatedToken] | None:
         raw = self.get_raw_token(request)
         by_cookie = False
@@ -69,6 +71,7 @@ class JWTAuthentication(authentication.BaseAuthentication):
             cookies.enforce_csrf(request)
         return user, token
 
+    @sensitive_variables()
     def get_raw_token(self, request: Request) -> str | None:
         """The token from the Authorization header; None for other schemes."""
         header = authentication.get_authorization_header(request)
@@ -80,12 +83,17 @@ class JWTAuthentication(authentication.BaseAuthentication):
         if parts[0].lower() not in _header_types():
             return None
         if len(parts) != 2:
-            error = InvalidToken("authorization_header_invalid")
-            setattr(request, _ERROR_ATTR, error)
-            raise error
+            # The scheme without a token, or with more than one value: a
+            # malformed request (RFC 6750 3.1), 400 invalid_request.
+            header_error = InvalidAuthorizationHeader()
+            setattr(request, _ERROR_ATTR, header_error)
+            header_error.auth_header = self.authenticate_header(request)
+            raise header_error
         try:
             return parts[1].decode("ascii")
         except UnicodeDecodeError:
+            # One value, but not a token (RFC 6750 2.1 b64token): the token
+            # is malformed, which is invalid_token (401), not the request.
             error = InvalidToken("token_invalid")
             setattr(request, _ERROR_ATTR, error)
             raise error from None
@@ -101,6 +109,7 @@ class JWTAuthentication(authentication.BaseAuthentication):
         return user
 
     def authenticate_header(self, request: Request) -> str:
+        """The RFC 6750 challenge; with the error of this request's refusal, if any."""
         scheme = jwt_revoke_settings.AUTH_HEADER_TYPES[0]
         error = getattr(request, _ERROR_ATTR, None)
         if error is None:
@@ -108,7 +117,7 @@ class JWTAuthentication(authentication.BaseAuthentication):
         description = error.description.replace("\\", "\\\\").replace('"', '\\"')
         return (
             f'{scheme} realm="{self.www_authenticate_realm}", '
-            f'error="invalid_token", error_description="{description}"'
+            f'error="{error.oauth_error}", error_description="{description}"'
         )
 
 

@@ -193,8 +193,9 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warni
                 24,
                 f"{SETTINGS_NAME}['ACCEPT_SIMPLEJWT_TOKENS'] must be True or False; "
                 f"got {accept!r}.",
-                "True (the default) accepts tokens djangorestframework-simplejwt issued with "
-                "the same key; False once none of them can still be in use.",
+                "False (the default) refuses tokens djangorestframework-simplejwt issued with "
+                "the same key; True accepts them while switching over from simplejwt, until "
+                "none of them can still be in use.",
             )
         )
     if value["AUTH_COOKIE"] is not None:
@@ -478,6 +479,40 @@ def _has_csrf_middleware() -> bool:
     return False
 
 
+@register(Tags.security, deploy=True)
+def check_throttle_client_address(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+    """Our rate limits are on while DRF takes the client address from X-Forwarded-For as sent."""
+    from rest_framework.settings import api_settings
+
+    from .throttling import USERNAME_SCOPE_SUFFIX
+
+    rates = api_settings.DEFAULT_THROTTLE_RATES
+    scopes = sorted(
+        scope
+        for scope, rate in (rates.items() if isinstance(rates, dict) else ())
+        if isinstance(scope, str)
+        and scope.startswith("jwt_revoke_")
+        # A per-username limit counts usernames, whatever the address.
+        and not scope.endswith(USERNAME_SCOPE_SUFFIX)
+        and rate
+    )
+    if not scopes or api_settings.NUM_PROXIES is not None:
+        return []
+    return [
+        Warning(
+            "REST_FRAMEWORK['NUM_PROXIES'] is None while rate limits are set for "
+            f"{', '.join(scopes)}.",
+            hint=(
+                "DRF then takes the client address from the X-Forwarded-For header as the "
+                "client sent it: a new value on each request escapes every per-address limit. "
+                "Set NUM_PROXIES to 0 when clients connect to Django directly, or to the number "
+                "of proxies in front of it (each appending to X-Forwarded-For)."
+            ),
+            id="django_jwt_revoke.W004",
+        )
+    ]
+
+
 @register(Tags.urls)
 def check_refresh_cookie_path(app_configs: Any = None, **kwargs: Any) -> list[Error]:
     """With cookie transport and no REFRESH_COOKIE_PATH, the refresh URL must reverse."""
@@ -499,3 +534,27 @@ def check_refresh_cookie_path(app_configs: Any = None, **kwargs: Any) -> list[Er
             )
         ]
     return []
+
+
+@register(Tags.security)
+def check_error_report_cookies(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+    """Error reports would show a token cookie: its name is not one Django hides."""
+    from .debug import token_cookies_shown
+
+    shown = token_cookies_shown()
+    if not shown:
+        return []
+    return [
+        Warning(
+            f"Error reports would show the token cookie{'s' if len(shown) > 1 else ''} "
+            f"{', '.join(map(repr, shown))}: Django hides a cookie only when its name "
+            "matches SafeExceptionReporterFilter.hidden_settings.",
+            hint=(
+                "Set DEFAULT_EXCEPTION_REPORTER_FILTER = "
+                '"django_jwt_revoke.debug.ExceptionReporterFilter" (or add '
+                "django_jwt_revoke.debug.TokenCookiesFilterMixin to your own filter), or give "
+                'the cookies names Django hides, such as "access_token" and "refresh_token".'
+            ),
+            id="django_jwt_revoke.W005",
+        )
+    ]

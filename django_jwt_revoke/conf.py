@@ -46,8 +46,10 @@ DEFAULTS: dict[str, Any] = {
     "REVOKE_ON_DEACTIVATION": True,
     # Accept access and refresh tokens that djangorestframework-simplejwt
     # issued with the same key (no "sid" claim), so users stay signed in
-    # through a switch. Projects that never used simplejwt can turn it off.
-    "ACCEPT_SIMPLEJWT_TOKENS": True,
+    # through a switch. Off by default: on, any token signed with the key
+    # that is shaped as simplejwt's authenticates, with no session recorded
+    # here. Turned on for the switch only (README, "Migrating from simplejwt").
+    "ACCEPT_SIMPLEJWT_TOKENS": False,
     # Tokens longer than this are refused before any decoding.
     "MAX_TOKEN_BYTES": 4096,
     # Cookie transport for browser front ends (see cookies.py): the access

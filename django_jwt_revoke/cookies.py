@@ -22,6 +22,7 @@ import jwt
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import rotate_token
 from django.urls import reverse
+from django.views.decorators.debug import sensitive_variables
 from rest_framework.authentication import CSRFCheck
 
 from .conf import jwt_revoke_settings
@@ -76,12 +77,14 @@ def _attributes() -> dict[str, Any]:
     }
 
 
+@sensitive_variables()
 def _expiry(raw: str) -> int:
     # Our own freshly minted token: its signature was made a moment ago.
     exp = jwt.decode(raw, options={"verify_signature": False})["exp"]
     return int(exp)
 
 
+@sensitive_variables()
 def set_token_cookies(response: HttpResponse, pair: TokenPair, request: Any) -> dict[str, Any]:
     """Puts the pair in its two cookies; returns the answer's body, without the tokens.
 

@@ -15,6 +15,7 @@ revocation or spare one issued just before it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime
 
@@ -23,6 +24,27 @@ from django.db import models, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+# What no text column can hold: NUL (PostgreSQL refuses it in text, a
+# DataError) and lone surrogates (not UTF-8: every driver refuses to encode
+# them, SQLite's included).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def is_storable(value: str) -> bool:
+    """Whether ``value`` can be stored or compared in a text column of any database.
+
+    Client text that fails this never reaches a query: a claim, a session id
+    in a path or a username with a NUL names nothing we store.
+    """
+    if value.isascii():  # every id we issue: the quick answer
+        return "\x00" not in value
+    return _UNSTORABLE.search(value) is None
+
+
+def storable(value: str) -> str:
+    """``value`` with what no text column can hold replaced by U+FFFD (user agents)."""
+    return value if is_storable(value) else _UNSTORABLE.sub("\ufffd", value)
 
 
 class Reason(models.TextChoices):

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
+from django.core.exceptions import ImproperlyConfigured
+from django.core.validators import ProhibitNullCharactersValidator
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.drainage import set_override
 from drf_spectacular.extensions import (
@@ -30,20 +32,24 @@ from drf_spectacular.extensions import (
     OpenApiSerializerExtension,
     OpenApiViewExtension,
 )
-from drf_spectacular.plumbing import build_bearer_security_scheme_object
+from drf_spectacular.plumbing import build_bearer_security_scheme_object, force_instance
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
+    PolymorphicProxySerializer,
     extend_schema,
     extend_schema_view,
 )
 from rest_framework import serializers
+from rest_framework.settings import api_settings
+from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle
 
 from .conf import jwt_revoke_settings
 from .serializers import (
     LogoutSerializer,
     SessionSerializer,
+    TokenField,
     TokenObtainSerializer,
     TokenRefreshSerializer,
 )
@@ -142,7 +148,7 @@ class TokenCookiesSerializer(serializers.Serializer):
 class CookieTokenRefreshSerializer(serializers.Serializer):
     """Cookie transport: the refresh token in the body, or else from its cookie."""
 
-    refresh = serializers.CharField(
+    refresh = TokenField(
         required=False,
         help_text=_("Without it, the refresh cookie is used (and the X-CSRFToken header needed)."),
     )
@@ -154,7 +160,9 @@ class TokenErrorSerializer(serializers.Serializer):
         required=False,
         help_text=_(
             "A stable error code (token_revoked, token_expired, invalid_credentials, "
-            "revocation_state_unavailable, csrf_failed, ...)."
+            "authorization_header_invalid, insufficient_scope, revocation_state_unavailable, "
+            "csrf_failed, ...); absent from DRF's own refusals (no credentials sent, a "
+            "throttled request, an unsupported media type)."
         ),
     )
 
@@ -164,10 +172,12 @@ class OAuthErrorSerializer(serializers.Serializer):
 
 
 class _OAuthTokenSerializer(serializers.Serializer):
-    token = serializers.CharField(help_text=_("The token, sent once."))
-    token_type_hint = serializers.CharField(
+    token = serializers.CharField(min_length=1, help_text=_("The token, sent once."))
+    # Any value: the server may ignore the hint (RFC 7009 section 2.1, RFC 7662
+    # section 2.1), and this one does, whatever it is.
+    token_type_hint = serializers.JSONField(
         required=False,
-        help_text=_('"access_token" or "refresh_token"; accepted and not needed.'),
+        help_text=_('"access_token" or "refresh_token"; accepted, ignored and not needed.'),
     )
 
 
@@ -187,7 +197,12 @@ class TokenIntrospectionResultSerializer(serializers.Serializer):
     """
 
     active = serializers.BooleanField()
-    token_type = serializers.CharField(required=False, help_text=_('"access" or "refresh".'))
+    token_type = serializers.CharField(
+        required=False, help_text=_('"Bearer": how the token is used (RFC 6749 section 7.1).')
+    )
+    jwt_token_type = serializers.CharField(
+        required=False, help_text=_('The token\'s own token_type claim: "access" or "refresh".')
+    )
     sub = serializers.CharField(required=False)
     username = serializers.CharField(required=False)
     jti = serializers.CharField(required=False)
@@ -204,11 +219,35 @@ class JWKSetSerializer(serializers.Serializer):
     )
 
 
+# What str.strip() removes, and so what CharField(trim_whitespace=True) trims
+# (tests/test_openapi.py checks it against Python's own notion of whitespace).
+WHITESPACE = r"\t-\r\x1c- \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+
+
+def string_rules(field: serializers.CharField) -> dict[str, Any]:
+    """What a request's ``CharField`` refuses with a 400, as JSON Schema keywords.
+
+    Unless ``allow_blank``: an empty string, and if the field trims, one of
+    whitespace alone. A NUL character anywhere if the field keeps DRF's
+    validator against it (the login's credential fields drop it: a NUL there
+    is a 401, as any wrong credential).
+    """
+    refuses_nul = any(isinstance(v, ProhibitNullCharactersValidator) for v in field.validators)
+    if field.allow_blank:
+        return {"pattern": r"^[^\x00]*$"} if refuses_nul else {}
+    if not field.trim_whitespace:
+        return {"minLength": 1, "pattern": r"^[^\x00]+$"} if refuses_nul else {"minLength": 1}
+    if not refuses_nul:
+        return {"minLength": 1, "pattern": rf"[^{WHITESPACE}]"}
+    return {"minLength": 1, "pattern": rf"^[^\x00]*[^\x00{WHITESPACE}][^\x00]*$"}
+
+
 class _Described(OpenApiSerializerExtension):
     """A request/response serializer of the app: the schema's name and description for it.
 
     The name avoids the generic ones a project may already have; the
-    description replaces the docstring, which is written for developers.
+    description replaces the docstring, which is written for developers. A
+    request's text fields say what the server refuses (``string_rules``).
     """
 
     component_name: str
@@ -222,6 +261,10 @@ class _Described(OpenApiSerializerExtension):
     ) -> dict[str, Any]:
         schema = super().map_serializer(auto_schema, direction)
         schema["description"] = str(self.description)
+        if direction == "request":
+            for name, field in force_instance(self.target).fields.items():
+                if isinstance(field, serializers.CharField) and name in schema["properties"]:
+                    schema["properties"][name].update(string_rules(field))
         return schema
 
 
@@ -274,6 +317,10 @@ def _invalid_body() -> OpenApiResponse:
     )
 
 
+def _unsupported_media_type() -> OpenApiResponse:
+    return _error(_("A body in none of the documented media types (or without a Content-Type)."))
+
+
 def _unavailable() -> OpenApiResponse:
     return _error(
         _(
@@ -290,6 +337,67 @@ def _csrf_failed() -> OpenApiResponse:
             "CSRF check (code csrf_failed); send the X-CSRFToken header."
         )
     )
+
+
+def _malformed_header() -> OpenApiResponse:
+    return _error(
+        _(
+            "A malformed Authorization header (the scheme alone, or more than one value after "
+            'it): WWW-Authenticate says error="invalid_request".'
+        )
+    )
+
+
+def _throttled() -> OpenApiResponse:
+    return _error(_("Too many requests (a rate limit): retry after Retry-After seconds."))
+
+
+def _may_throttle(view_class: type) -> bool:
+    """Whether a throttle of the view has a rate, so that it can answer 429.
+
+    A scoped throttle (DRF's ``ScopedRateThrottle``, our
+    ``ConfiguredScopeRateThrottle``) limits only a scope given a rate; a rate
+    throttle with its rate set (``AnonRateThrottle``...) always; one that picks
+    its rate per request (the login's per-username limit), whenever a rate is
+    configured; any other throttle may limit anything.
+    """
+    view = view_class()
+    rates = api_settings.DEFAULT_THROTTLE_RATES or {}
+    for throttle in view.get_throttles():
+        if isinstance(throttle, ScopedRateThrottle):
+            throttle.scope = getattr(view, throttle.scope_attr, None)
+            try:
+                if not throttle.scope or not throttle.get_rate():
+                    continue
+            except ImproperlyConfigured:  # DRF's: no rate for the scope
+                continue
+        elif isinstance(throttle, SimpleRateThrottle):
+            if not getattr(throttle, "rate", None) and not any(rates.values()):
+                continue
+        return True
+    return False
+
+
+def _with_throttling(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Adds the 429 of a rate-limited request, and its Retry-After header."""
+    parameters = list(kwargs.get("parameters", []))
+    for parameter in parameters:
+        if (parameter.name, parameter.location) == ("Retry-After", OpenApiParameter.HEADER):
+            parameter.response = [*parameter.response, 429]
+            break
+    else:
+        parameters.append(
+            OpenApiParameter(
+                "Retry-After",
+                int,
+                OpenApiParameter.HEADER,
+                required=True,
+                description=_("Seconds to wait before retrying."),
+                response=[429],
+            )
+        )
+    responses = dict(sorted({**kwargs["responses"], 429: _throttled()}.items()))
+    return {**kwargs, "responses": responses, "parameters": parameters}
 
 
 def _with_csrf(responses: dict[int, Any]) -> dict[int, Any]:
@@ -361,7 +469,11 @@ class _DocumentedView(OpenApiViewExtension):
 
     def view_replacement(self) -> type:
         view = type(self.target.__name__, (self.target,), {"__module__": self.target.__module__})
-        decorators = {method: extend_schema(**kw) for method, kw in self.schemas().items()}
+        throttled = _may_throttle(self.target)
+        decorators = {
+            method: extend_schema(**(_with_throttling(kw) if throttled else kw))
+            for method, kw in self.schemas().items()
+        }
         return extend_schema_view(**decorators)(view)
 
 
@@ -381,6 +493,7 @@ class TokenObtainViewSchema(_DocumentedView):
                     200: _pair_answer(_("A new session.")),
                     400: _invalid_body(),
                     401: _error(_("Bad credentials or an inactive user (one answer for both).")),
+                    415: _unsupported_media_type(),
                     503: _unavailable(),
                 },
                 "parameters": [
@@ -422,6 +535,7 @@ class TokenRefreshViewSchema(_DocumentedView):
                                 "or its user is inactive or deleted."
                             )
                         ),
+                        415: _unsupported_media_type(),
                         503: _unavailable(),
                     }
                 ),
@@ -454,8 +568,17 @@ class LogoutViewSchema(_DocumentedView):
                 "responses": _with_csrf(
                     {
                         204: OpenApiResponse(description=_("The session is revoked.")),
-                        400: _invalid_body(),
+                        400: OpenApiResponse(
+                            OpenApiTypes.OBJECT,
+                            description=_(
+                                "A malformed refresh field (each field name maps to its "
+                                "errors), or a malformed Authorization header "
+                                '({"detail", "code"}; WWW-Authenticate says '
+                                'error="invalid_request").'
+                            ),
+                        ),
                         401: _error(_("No valid access token.")),
+                        415: _unsupported_media_type(),
                         503: _unavailable(),
                     }
                 ),
@@ -481,6 +604,7 @@ class LogoutAllViewSchema(_DocumentedView):
                         204: OpenApiResponse(
                             description=_("Every token of the caller is revoked.")
                         ),
+                        400: _malformed_header(),
                         401: _error(_("No valid access token.")),
                         503: _unavailable(),
                     }
@@ -505,6 +629,7 @@ class SessionListViewSchema(_DocumentedView):
                     200: OpenApiResponse(
                         SessionSerializer(many=True), description=_("The live sessions.")
                     ),
+                    400: _malformed_header(),
                     401: _error(_("No valid access token.")),
                     503: _unavailable(),
                 },
@@ -536,6 +661,7 @@ class SessionDetailViewSchema(_DocumentedView):
                 "responses": _with_csrf(
                     {
                         204: OpenApiResponse(description=_("The session is revoked.")),
+                        400: _malformed_header(),
                         401: _error(_("No valid access token.")),
                         404: _error(_("No such session of the caller (code session_not_found).")),
                         503: _unavailable(),
@@ -591,23 +717,34 @@ class TokenIntrospectViewSchema(_DocumentedView):
                     "so, what it claims."
                 ),
                 "request": TokenIntrospectionSerializer,
-                "responses": {
-                    200: OpenApiResponse(
-                        TokenIntrospectionResultSerializer,
-                        description=_('{"active": false}, or the claims of an active token.'),
-                    ),
-                    400: _oauth_invalid_request(),
-                    401: _error(_("No valid access token.")),
-                    403: _error(
-                        _(
-                            "The caller is not a staff user (or, authenticated by a cookie, "
-                            "failed the CSRF check: code csrf_failed)."
-                        )
-                        if _cookie_mode()
-                        else _("The caller is not a staff user.")
-                    ),
-                    503: _unavailable(),
-                },
+                "responses": _with_csrf(
+                    {
+                        200: OpenApiResponse(
+                            TokenIntrospectionResultSerializer,
+                            description=_('{"active": false}, or the claims of an active token.'),
+                        ),
+                        400: OpenApiResponse(
+                            PolymorphicProxySerializer(
+                                component_name="TokenIntrospectionError",
+                                serializers=[OAuthErrorSerializer, TokenErrorSerializer],
+                                resource_type_field_name=None,
+                            ),
+                            description=_(
+                                'A malformed request: {"error": "invalid_request"} for the body '
+                                "(no token, the token sent more than once, an unreadable body); "
+                                '{"detail", "code"} for a malformed Authorization header.'
+                            ),
+                        ),
+                        401: _error(
+                            _(
+                                "No valid access token, or the token of a user who is not staff "
+                                '(code insufficient_scope, error="insufficient_scope"): RFC 7662 '
+                                "section 2.3 asks for a 401, not a 403."
+                            )
+                        ),
+                        503: _unavailable(),
+                    }
+                ),
                 "parameters": _headers(),
             }
         }

@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, Subquery
 from django.http import HttpRequest
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from .conf import jwt_revoke_settings
 from .exceptions import InvalidToken
@@ -28,6 +29,7 @@ from .models import (
     Reason,
     TokenSession,
     UserRevocation,
+    is_storable,
 )
 from .signals import (
     all_tokens_revoked,
@@ -37,6 +39,7 @@ from .signals import (
 )
 from .stores import Fact, get_store
 from .tokens import (
+    LEGACY_SID_PREFIX,
     REFRESH,
     TokenPair,
     ValidatedToken,
@@ -150,8 +153,10 @@ def revoke_session(sid: str, reason: str = Reason.LOGOUT) -> bool:
     """Revoke every token of one login: its access tokens and its refresh tokens.
 
     Returns True if the session was live and is now revoked, False if it was
-    already revoked or is unknown.
+    already revoked or is unknown (a ``sid`` no database can store included).
     """
+    if not is_storable(sid):
+        return False
     using = _alias()
     now = timezone.now()
     with transaction.atomic(using=using):
@@ -182,6 +187,7 @@ def revoke_session(sid: str, reason: str = Reason.LOGOUT) -> bool:
     return bool(changed)
 
 
+@sensitive_variables()
 def revoke_token(token: str | ValidatedToken, reason: str = Reason.LOGOUT) -> bool:
     """Revoke one token, given encoded or already validated.
 
@@ -315,9 +321,24 @@ def revoke_all_tokens(reason: str = Reason.INCIDENT) -> int:
 def _reuse_detected(
     token: ValidatedToken, session: TokenSession, request: HttpRequest | None
 ) -> None:
+    """A retired refresh token came back: its session ends (``REUSE_DETECTION``).
+
+    A session opened for a legacy (simplejwt) refresh token also had the
+    legacy access tokens simplejwt minted beside it, which carry no ``sid``:
+    revoking the session cannot reach them. While they are accepted
+    (``ACCEPT_SIMPLEJWT_TOKENS``), every token of the user is revoked as
+    well, which does reach them: the thief's legacy access tokens die with
+    the rest, at the price of the user's other sessions.
+    """
     if not jwt_revoke_settings.REUSE_DETECTION:
         return
     if revoke_session(session.sid, Reason.REUSE_DETECTED):
+        # Committed on its own first: should this write fail, the session
+        # (and the thief's refresh token) is over all the same.
+        if jwt_revoke_settings.ACCEPT_SIMPLEJWT_TOKENS is True and session.sid.startswith(
+            LEGACY_SID_PREFIX
+        ):
+            _revoke_user(session.user, Reason.REUSE_DETECTED, signal=True)
         refresh_token_reused.send(
             sender=OutstandingToken,
             jti=token.jti,
@@ -327,6 +348,7 @@ def _reuse_detected(
         )
 
 
+@sensitive_variables()
 def rotate_refresh_token(raw: str, request: HttpRequest | None = None) -> TokenPair:
     """Exchange a refresh token for a new pair (the refresh endpoint).
 
@@ -472,6 +494,7 @@ def is_token_revoked(token: ValidatedToken) -> bool:
 # -- used by the HTTP endpoints (views.py) ---------------------------------------
 
 
+@sensitive_variables()
 def logout(access: ValidatedToken, refresh: str | None = None) -> bool:
     """End the login ``access`` belongs to (its access and refresh tokens).
 
@@ -519,8 +542,12 @@ def revoke_user_session(user: Any, sid: str, reason: str = Reason.LOGOUT) -> boo
 
     Returns False when ``user`` has no such session (unknown, or another
     user's: the caller answers both alike), True otherwise, whether it was
-    live until now or already revoked (revoking is idempotent).
+    live until now or already revoked (revoking is idempotent). ``sid`` is
+    the client's text (a URL path): one no database can store (a NUL) is
+    unknown, never a query that fails.
     """
+    if not is_storable(sid):
+        return False
     using = _alias()
     if not TokenSession.objects.using(using).filter(sid=sid, user=user).exists():
         return False
@@ -528,6 +555,7 @@ def revoke_user_session(user: Any, sid: str, reason: str = Reason.LOGOUT) -> boo
     return True
 
 
+@sensitive_variables()
 def active_token(raw: Any) -> tuple[ValidatedToken, Any] | None:
     """The token and its user if ``raw`` would be accepted now, else None (RFC 7662).
 

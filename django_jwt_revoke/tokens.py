@@ -11,6 +11,7 @@ accepted while ``ACCEPT_SIMPLEJWT_TOKENS`` is on (see ``legacy_sid``).
 from __future__ import annotations
 
 import binascii
+import dataclasses
 import hashlib
 import json
 import re
@@ -28,11 +29,20 @@ from django.db import transaction
 from django.db.models import Subquery
 from django.http import HttpRequest
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 from jwt.utils import base64url_decode
 
 from .conf import jwt_revoke_settings
 from .exceptions import InvalidToken
-from .models import GlobalRevocation, OutstandingToken, TokenSession, TokenType, UserRevocation
+from .models import (
+    GlobalRevocation,
+    OutstandingToken,
+    TokenSession,
+    TokenType,
+    UserRevocation,
+    is_storable,
+    storable,
+)
 
 ACCESS = TokenType.ACCESS.value
 REFRESH = TokenType.REFRESH.value
@@ -60,11 +70,18 @@ def _is_int_field(field: Any) -> bool:
 
 @dataclass(frozen=True)
 class TokenPair:
-    """What a login or a refresh hands to the client."""
+    """What a login or a refresh hands to the client.
+
+    Its repr leaves the tokens out: a pair in a log line or in a local
+    variable of an error report must not hand them to whoever reads it.
+    """
 
     access: str
     refresh: str
     sid: str
+
+    def __repr__(self) -> str:
+        return f"TokenPair(access='********', refresh='********', sid={self.sid!r})"
 
 
 # -- keys ----------------------------------------------------------------------
@@ -73,10 +90,11 @@ class TokenPair:
 @dataclass(frozen=True)
 class _Keys:
     algorithm: str
-    signing_key: Any
+    # Left out of the repr: under HMAC both are the secret itself.
+    signing_key: Any = dataclasses.field(repr=False)
     signing_kid: str
     put_kid: bool
-    verifying: dict[str, Any]
+    verifying: dict[str, Any] = dataclasses.field(repr=False)
     algorithms: tuple[str, ...] = ()
 
 
@@ -112,6 +130,7 @@ def _derived_kid(algorithm: str, verifying: Any) -> str:
     return hashlib.sha256(material).hexdigest()[:16]
 
 
+@sensitive_variables()
 def get_keys() -> _Keys:
     """Prepared keys for the current settings (recomputed when they change)."""
     gen = jwt_revoke_settings.generation
@@ -126,7 +145,12 @@ def get_keys() -> _Keys:
             str(k): _public(algorithm, _prepare(algorithm, v)) for k, v in s.VERIFYING_KEYS.items()
         }
         verifying[kid] = verifying_signing
-        keys = _Keys(algorithm, signing, kid, bool(s.VERIFYING_KEYS), verifying, (algorithm,))
+        # The kid goes in every token signed with an asymmetric key (the one
+        # jwks/ publishes: JWKS clients look keys up by it) or when there is
+        # more than one key to pick from. A lone HMAC secret is published
+        # nowhere, and its tokens stay exactly as simplejwt's.
+        put_kid = not _is_hmac(algorithm) or bool(s.VERIFYING_KEYS)
+        keys = _Keys(algorithm, signing, kid, put_kid, verifying, (algorithm,))
         _keys_cache.clear()
         _keys_cache[gen] = keys
     return keys
@@ -173,7 +197,7 @@ def canonical_user_id(value: Any, *, legacy: bool = False) -> Any:
         if type(value) is not int or not -_INT64 <= value < _INT64:
             raise InvalidToken("token_claims_invalid")
         return value
-    if not isinstance(value, str) or not value or len(value) > 255:
+    if not isinstance(value, str) or not value or len(value) > 255 or not is_storable(value):
         raise InvalidToken("token_claims_invalid")
     try:
         return field.to_python(value)
@@ -274,6 +298,7 @@ _PYJWT_ERRORS: tuple[tuple[type[Exception], str], ...] = (
 )
 
 
+@sensitive_variables()
 def decode_token(
     raw: Any, *, token_type: str | None = ACCESS, verify_exp: bool = True
 ) -> ValidatedToken:
@@ -282,7 +307,8 @@ def decode_token(
     The signature must verify with the one pinned algorithm and a known key;
     ``exp``, ``iat``, ``jti``, ``sid``, ``token_type`` and the user id claim
     must be present and well-typed; ``iss``/``aud`` must match when
-    configured. ``token_type=None`` accepts either type (revocation, RFC 7009).
+    configured, and with no ``AUDIENCE`` a token must have no ``aud``.
+    ``token_type=None`` accepts either type (revocation, RFC 7009).
     Without ``sid``, ``gen`` and ``epoch`` it is a legacy (simplejwt) token,
     accepted only with ``ACCEPT_SIMPLEJWT_TOKENS``, every other check alike.
     """
@@ -337,6 +363,11 @@ def decode_token(
     payload = decoded.get("payload")
     if not isinstance(payload, dict):
         raise InvalidToken("token_invalid")
+    if rules.audience is None and "aud" in payload:
+        # RFC 7519 4.1.3: configured with no AUDIENCE we identify with no
+        # value of any "aud", so a token that has one is not for us. PyJWT
+        # (verify_aud) refuses a non-empty one; this, an empty one ("", [], null).
+        raise InvalidToken("token_claims_invalid")
     legacy = _check_claims(payload, claim, rules.accept_legacy)
     if token_type is not None and payload["token_type"] != token_type:
         raise InvalidToken("token_wrong_type")
@@ -410,7 +441,8 @@ def _rules() -> _Rules:
         options = {
             "require": ["exp", "iat", "jti"],
             "verify_exp": True,
-            "verify_aud": s.AUDIENCE is not None,
+            # Also without AUDIENCE: then a token with an "aud" is refused.
+            "verify_aud": True,
         }
         rules = _Rules(
             max_bytes=s.MAX_TOKEN_BYTES,
@@ -442,7 +474,9 @@ def _check_claims(payload: dict[str, Any], claim: str, accept_legacy: bool) -> b
         if legacy and name == "sid":
             continue
         value = payload.get(name)
-        if not isinstance(value, str) or not value or len(value) > limit:
+        # A NUL or a lone surrogate names nothing we store, and would make the
+        # revocation check's query fail (a 503) rather than refuse the token.
+        if not isinstance(value, str) or not value or len(value) > limit or not is_storable(value):
             raise InvalidToken("token_claims_invalid")
     if payload.get("token_type") not in (ACCESS, REFRESH):
         raise InvalidToken("token_claims_invalid")
@@ -458,6 +492,11 @@ def _check_claims(payload: dict[str, Any], claim: str, accept_legacy: bool) -> b
     return legacy
 
 
+#: What starts the sid of a session opened for a legacy refresh token (and
+#: every token descending from it); the random sids we issue never have it.
+LEGACY_SID_PREFIX = "sjwt-"
+
+
 def legacy_sid(jti: str) -> str:
     """The session of a legacy (simplejwt) refresh token: derived from its ``jti``.
 
@@ -465,7 +504,7 @@ def legacy_sid(jti: str) -> str:
     both record one session per legacy refresh token, whichever comes first.
     The prefix keeps it apart from the random sids we issue.
     """
-    return "sjwt-" + hashlib.sha256(jti.encode()).hexdigest()[:32]
+    return LEGACY_SID_PREFIX + hashlib.sha256(jti.encode()).hexdigest()[:32]
 
 
 # -- minting -------------------------------------------------------------------
@@ -476,6 +515,7 @@ def new_id() -> str:
     return secrets.token_hex(16)
 
 
+@sensitive_variables()
 def encode(payload: dict[str, Any]) -> str:
     keys = get_keys()
     headers = {"kid": keys.signing_kid} if keys.put_kid else None
@@ -509,6 +549,8 @@ def client_metadata(request: HttpRequest | None) -> dict[str, Any]:
 
     The IP is ``REMOTE_ADDR``: behind a proxy, have the proxy (or a middleware
     you trust) set it; a client-supplied ``X-Forwarded-For`` is not trusted.
+    The user agent is the client's to write: what no database text column
+    can hold (a NUL) is replaced by U+FFFD, so that it cannot fail the login.
     """
     if request is None:
         return {"user_agent": "", "ip": None}
@@ -521,7 +563,7 @@ def client_metadata(request: HttpRequest | None) -> dict[str, Any]:
             validate_ipv46_address(ip)
         except ValidationError:
             ip = None
-    return {"user_agent": str(meta.get("HTTP_USER_AGENT", ""))[:256], "ip": ip}
+    return {"user_agent": storable(str(meta.get("HTTP_USER_AGENT", "")))[:256], "ip": ip}
 
 
 def current_generations(key: str | None, using: str) -> tuple[int, int]:

@@ -7,7 +7,10 @@ Every view:
   (see ``throttling.py``), on top of the project's default throttles;
 * answers a database failure with 503 and ``Retry-After`` (the revocation
   state could not be read or written: nothing was issued, retry later);
-* never echoes a token back, in an answer or an error.
+* never echoes a token back, in an answer or an error, and keeps tokens out
+  of error reports (``debug.py``);
+* parses JSON with ``parsers.JSONParser``: deeply nested JSON is a 400
+  ``parse_error``, not a 500.
 
 With cookie transport on (``JWT_REVOKE["AUTH_COOKIE"]``, see ``cookies.py``)
 obtain and refresh answer the tokens in HttpOnly cookies rather than in the
@@ -18,12 +21,13 @@ clear both cookies.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, NoReturn
 
 from django.db import DatabaseError, transaction
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from rest_framework import parsers as drf_parsers
 from rest_framework import status
 from rest_framework.exceptions import (
     AuthenticationFailed,
@@ -31,7 +35,7 @@ from rest_framework.exceptions import (
     ParseError,
     UnsupportedMediaType,
 )
-from rest_framework.parsers import FormParser, JSONParser
+from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny, IsAdminUser, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -39,8 +43,9 @@ from rest_framework.views import APIView
 
 from . import cookies, revocation
 from .authentication import _ERROR_ATTR, JWTAuthentication
-from .exceptions import InvalidToken, RevocationStateUnavailable
+from .exceptions import InsufficientScope, InvalidToken, RevocationStateUnavailable
 from .models import Reason
+from .parsers import JSONParser
 from .serializers import (
     LogoutSerializer,
     SessionSerializer,
@@ -50,12 +55,17 @@ from .serializers import (
     jwk_set,
     oauth_token_parameter,
 )
-from .throttling import ConfiguredScopeRateThrottle
+from .throttling import ConfiguredScopeRateThrottle, UsernameRateThrottle
 from .tokens import TokenPair, ValidatedToken, issue_token_pair
 
 logger = logging.getLogger("django_jwt_revoke")
 
-_sensitive = method_decorator(sensitive_post_parameters("password", "refresh", "token"), "dispatch")
+# Hidden in error reports, with the local variables of every function that
+# holds a token (``sensitive_variables``). ``client_secret``: RFC 7009/7662
+# clients may send their credentials, which we ignore but must not show.
+_sensitive = method_decorator(
+    sensitive_post_parameters("password", "refresh", "token", "client_secret"), "dispatch"
+)
 
 # Answers that carry tokens or claims must not be stored by caches (RFC 6749 section 5.1).
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -70,6 +80,14 @@ class JWTRevokeAPIView(APIView):
     def get_throttles(self) -> list[Any]:
         return [*super().get_throttles(), ConfiguredScopeRateThrottle()]
 
+    def get_parsers(self) -> list[Any]:
+        # The project's parsers, with ours for DRF's JSONParser: deeply nested
+        # JSON is a 400 "parse_error", not a RecursionError and a 500.
+        return [
+            JSONParser() if type(parser) is drf_parsers.JSONParser else parser
+            for parser in super().get_parsers()
+        ]
+
     def get_authenticate_header(self, request: Request) -> str:
         # Views that take the token in the body have no authenticator, and DRF
         # would turn their 401 into a 403 without a challenge (RFC 7235).
@@ -81,8 +99,8 @@ class JWTRevokeAPIView(APIView):
         if isinstance(exc, DatabaseError):
             logger.error("Database error in %s: answered 503.", type(self).__name__, exc_info=exc)
             exc = RevocationStateUnavailable()
-        elif isinstance(exc, InvalidToken):
-            # Lets the challenge say error="invalid_token" with its description.
+        elif isinstance(exc, (InvalidToken, InsufficientScope)):
+            # Lets the challenge name the error (RFC 6750 3.1) with its description.
             setattr(self.request, _ERROR_ATTR, exc)
         return super().handle_exception(exc)
 
@@ -97,6 +115,7 @@ def _validated(request: Request) -> ValidatedToken:
     return token
 
 
+@sensitive_variables()
 def _oauth_token(request: Request) -> str | None:
     """The ``token`` of an RFC 7009/7662 request; None when the request is malformed."""
     try:
@@ -106,6 +125,7 @@ def _oauth_token(request: Request) -> str | None:
     return oauth_token_parameter(data)
 
 
+@sensitive_variables()
 def _sends(request: Request, field: str) -> bool:
     """Whether the request body has ``field`` (a malformed body: left to the serializer)."""
     try:
@@ -115,6 +135,7 @@ def _sends(request: Request, field: str) -> bool:
     return not hasattr(data, "__contains__") or field in data
 
 
+@sensitive_variables()
 def _pair_response(request: Request, pair: TokenPair, use_cookies: bool) -> Response:
     """The pair in the body, or with cookie transport in cookies and only expiries in the body."""
     if not use_cookies:
@@ -140,7 +161,11 @@ def _invalid_request() -> Response:
 
 @_sensitive
 class TokenObtainView(JWTRevokeAPIView):
-    """POST username and password; answers a new session's token pair."""
+    """POST username and password; answers a new session's token pair.
+
+    Its rate limit counts per client address and, as a client can forge its
+    address (``NUM_PROXIES``), also per username tried (``UsernameRateThrottle``).
+    """
 
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
@@ -149,6 +174,10 @@ class TokenObtainView(JWTRevokeAPIView):
     #: e.g. ``TokenObtainView.as_view(cookie_transport=False)`` for native apps.
     cookie_transport = True
 
+    def get_throttles(self) -> list[Any]:
+        return [*super().get_throttles(), UsernameRateThrottle()]
+
+    @sensitive_variables()
     def post(self, request: Request) -> Response:
         serializer = TokenObtainSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
@@ -178,6 +207,10 @@ class TokenRefreshView(JWTRevokeAPIView):
     for it) is a reuse: 401, and with ``REUSE_DETECTION`` its session ends.
     Outside ``ATOMIC_REQUESTS``: a reuse revokes the session and then answers
     401, and the error answer must not roll that revocation back.
+
+    With cookie transport the answer sets cookies, so every refresh with a
+    token (from the refresh cookie or the body alike) must pass Django's CSRF
+    check, as a request authenticated by a cookie does.
     """
 
     authentication_classes: list[Any] = []
@@ -188,17 +221,22 @@ class TokenRefreshView(JWTRevokeAPIView):
     #: Set when the refresh token came from the refresh cookie.
     _by_cookie = False
 
+    @sensitive_variables()
     def post(self, request: Request) -> Response:
         use_cookies = self.cookie_transport and cookies.enabled()
         raw = cookies.refresh_token(request) if use_cookies else None
-        if raw is not None and not _sends(request, "refresh"):
-            # The cookie is an ambient credential: CSRF-checked like any other.
-            cookies.enforce_csrf(request)
-            self._by_cookie = True
-        else:
+        by_cookie = raw is not None and not _sends(request, "refresh")
+        if raw is None or not by_cookie:  # the body's token wins over the cookie
             serializer = TokenRefreshSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
             raw = serializer.validated_data["refresh"]
+        if use_cookies:
+            # CSRF-checked whatever the token's source: the answer sets the
+            # cookies of the browser that sent it. A cross-site form posting
+            # the attacker's own refresh token would sign the victim's browser
+            # in as the attacker (login CSRF); the cookie is ambient besides.
+            cookies.enforce_csrf(request)
+            self._by_cookie = by_cookie
         pair = revocation.rotate_refresh_token(raw, request=request._request)
         return _pair_response(request, pair, use_cookies)
 
@@ -218,6 +256,7 @@ class LogoutView(JWTRevokeAPIView):
     permission_classes = [IsAuthenticated]
     jwt_revoke_throttle_scope = "jwt_revoke_logout"
 
+    @sensitive_variables()
     def post(self, request: Request) -> Response:
         serializer = LogoutSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -280,6 +319,7 @@ class TokenRevokeView(JWTRevokeAPIView):
     parser_classes = [FormParser, JSONParser]
     jwt_revoke_throttle_scope = "jwt_revoke_revoke"
 
+    @sensitive_variables()
     def post(self, request: Request) -> Response:
         raw = _oauth_token(request)
         if raw is None:
@@ -298,6 +338,11 @@ class TokenIntrospectView(JWTRevokeAPIView):
     ``{"active": false}`` and nothing else for a token that would be refused;
     the claims plus ``active``, ``username`` and ``sub`` for one that would
     be accepted.
+
+    A caller whose access token is good but not a staff user's is a 401
+    ``error="insufficient_scope"``, not a 403: RFC 7662 section 2.3 asks a
+    Bearer-protected introspection endpoint for a 401 when the token "does
+    not contain sufficient privileges".
     """
 
     authentication_classes = [JWTAuthentication]
@@ -305,6 +350,14 @@ class TokenIntrospectView(JWTRevokeAPIView):
     parser_classes = [FormParser, JSONParser]
     jwt_revoke_throttle_scope = "jwt_revoke_introspect"
 
+    def permission_denied(
+        self, request: Request, message: Any = None, code: Any = None
+    ) -> NoReturn:
+        if request.successful_authenticator is None:
+            super().permission_denied(request, message, code)  # no token: 401, bare challenge
+        raise InsufficientScope(_("Token introspection needs the access token of a staff user."))
+
+    @sensitive_variables()
     def post(self, request: Request) -> Response:
         raw = _oauth_token(request)
         if raw is None:

@@ -36,6 +36,15 @@ def get_me(api_client):
     return get
 
 
+@pytest.fixture
+def accept_legacy(settings):
+    """``ACCEPT_SIMPLEJWT_TOKENS`` on, for tests of legacy (simplejwt) tokens.
+
+    Off by default, and so in ``tests/settings.py``: the main suite sees the default.
+    """
+    settings.JWT_REVOKE = {**settings.JWT_REVOKE, "ACCEPT_SIMPLEJWT_TOKENS": True}
+
+
 @pytest.fixture(autouse=True)
 def _clear_caches():
     yield

@@ -11,6 +11,8 @@ import rest_framework_simplejwt  # noqa: F401  (fail here if it is not installed
 from tests.settings import *  # noqa: F403
 from tests.settings import INSTALLED_APPS, JWT_REVOKE, SECRET_KEY
 
+# simplejwt's tokens are refused by default; this suite is about accepting them.
+JWT_REVOKE = {**JWT_REVOKE, "ACCEPT_SIMPLEJWT_TOKENS": True}
 INSTALLED_APPS = [
     *INSTALLED_APPS,
     "rest_framework_simplejwt",

@@ -82,10 +82,29 @@ def test_other_schemes_are_left_to_other_classes(api_client, pair):
     assert JWTAuthentication().authenticate(request) is None
 
 
-@pytest.mark.parametrize("header", ["Bearer", "Bearer a b"])
-def test_malformed_bearer_header(api_client, header):
-    response = api_client.get(ME, HTTP_AUTHORIZATION=header)
-    assert_refused(response, "authorization_header_invalid")
+@pytest.mark.parametrize("header", ["Bearer", "Bearer ", "Bearer a b", "bearer a.b.c extra"])
+@pytest.mark.parametrize(
+    "method,path", [("get", ME), ("get", TOKEN_USER_ME), ("post", "/api/auth/logout/")]
+)
+def test_malformed_bearer_header_is_a_bad_request(api_client, header, method, path):
+    """RFC 6750 3.1: a malformed request is 400 invalid_request, not a bad token (401)."""
+    response = getattr(api_client, method)(path, HTTP_AUTHORIZATION=header)
+    assert response.status_code == 400, response.content
+    assert response.json() == {
+        "detail": "Authorization header must contain two space-delimited values: "
+        "the scheme and the token.",
+        "code": "authorization_header_invalid",
+    }
+    assert response["WWW-Authenticate"] == (
+        'Bearer realm="api", error="invalid_request", error_description="Authorization header '
+        'must contain two space-delimited values: the scheme and the token."'
+    )
+
+
+@BOTH
+def test_token_that_is_not_ascii_is_an_invalid_token_not_a_bad_request(get_me, path):
+    """The header is well-formed (scheme and one value): the token is what is malformed."""
+    assert_refused(get_me("\u00e9t\u00e9.\u00e9.\u00e9", path), "token_invalid")
 
 
 def test_refresh_token_is_not_an_access_token(get_me, pair):
@@ -183,6 +202,24 @@ def test_issuer_and_audience_required_when_configured(get_me, user):
         assert_refused(get_me(resign(bad)), "token_claims_invalid")
         del bad[claim]
         assert_refused(get_me(resign(bad)), "token_claims_invalid")
+
+
+@BOTH
+@pytest.mark.parametrize("aud", ["some-other-service", ["a", "b"], "", [], None])
+def test_token_with_an_audience_is_refused_when_none_is_configured(get_me, pair, path, aud):
+    """RFC 7519 4.1.3: with no AUDIENCE we identify with no value of any ``aud``."""
+    assert get_me(pair.access, path).status_code == 200
+    foreign = resign(dict(claims(pair.access), aud=aud))
+    assert_refused(get_me(foreign, path), "token_claims_invalid")
+    assert get_me(pair.access, path).status_code == 200
+
+
+@override_settings(JWT_REVOKE={"AUDIENCE": "api"})
+@pytest.mark.parametrize("aud", ["api", ["other", "api"]])
+def test_token_naming_the_configured_audience_among_others_is_accepted(get_me, user, aud):
+    payload = claims(issue_token_pair(user).access)
+    assert get_me(resign(dict(payload, aud=aud))).status_code == 200
+    assert_refused(get_me(resign(dict(payload, aud=["other", "apis"]))), "token_claims_invalid")
 
 
 def test_deleted_user(get_me, user, pair):

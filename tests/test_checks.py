@@ -12,7 +12,11 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.test import override_settings
 from django.urls import path
 
-from django_jwt_revoke.checks import check_refresh_cookie_path, check_settings
+from django_jwt_revoke.checks import (
+    check_refresh_cookie_path,
+    check_settings,
+    check_throttle_client_address,
+)
 from tests.keys import pem_pair
 
 LONG_KEY = "k" * 40
@@ -504,9 +508,61 @@ def test_accept_simplejwt_tokens_is_a_bool(value):
     assert run(ACCEPT_SIMPLEJWT_TOKENS=value) == [
         Error(
             f"JWT_REVOKE['ACCEPT_SIMPLEJWT_TOKENS'] must be True or False; got {value!r}.",
-            hint="True (the default) accepts tokens djangorestframework-simplejwt issued with "
-            "the same key; False once none of them can still be in use.",
+            hint="False (the default) refuses tokens djangorestframework-simplejwt issued with "
+            "the same key; True accepts them while switching over from simplejwt, until none "
+            "of them can still be in use.",
             id="django_jwt_revoke.E024",
         )
     ]
     assert run(ACCEPT_SIMPLEJWT_TOKENS=False) == []
+    assert run(ACCEPT_SIMPLEJWT_TOKENS=True) == []
+
+
+# -- W004: rate limits keyed by an address the client can forge --------------------------
+
+W004_RATES = {"jwt_revoke_refresh": "30/min", "jwt_revoke_obtain": "5/min", "anon": "100/min"}
+
+
+def throttle_check(**rest_framework):
+    with override_settings(REST_FRAMEWORK=rest_framework):
+        return check_throttle_client_address()
+
+
+def test_rate_limits_with_a_forgeable_client_address():
+    assert throttle_check(DEFAULT_THROTTLE_RATES=W004_RATES) == [
+        Warning(
+            "REST_FRAMEWORK['NUM_PROXIES'] is None while rate limits are set for "
+            "jwt_revoke_obtain, jwt_revoke_refresh.",
+            hint="DRF then takes the client address from the X-Forwarded-For header as the "
+            "client sent it: a new value on each request escapes every per-address limit. "
+            "Set NUM_PROXIES to 0 when clients connect to Django directly, or to the number "
+            "of proxies in front of it (each appending to X-Forwarded-For).",
+            id="django_jwt_revoke.W004",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    "rest_framework",
+    [
+        {},
+        {"DEFAULT_THROTTLE_RATES": W004_RATES, "NUM_PROXIES": 0},
+        {"DEFAULT_THROTTLE_RATES": W004_RATES, "NUM_PROXIES": 2},
+        {"DEFAULT_THROTTLE_RATES": {"anon": "100/min"}},  # not ours
+        {"DEFAULT_THROTTLE_RATES": {"jwt_revoke_obtain": None}},  # not limited
+        # a per-username limit does not count addresses
+        {"DEFAULT_THROTTLE_RATES": {"jwt_revoke_obtain_username": "5/min"}},
+    ],
+)
+def test_no_w004_when_no_limit_of_ours_trusts_the_header(rest_framework):
+    assert throttle_check(**rest_framework) == []
+
+
+def test_w004_is_a_deployment_security_check():
+    from django.core.checks import registry
+
+    assert check_throttle_client_address in registry.registry.get_checks(
+        include_deployment_checks=True
+    )
+    assert check_throttle_client_address not in registry.registry.get_checks()
+    assert "security" in check_throttle_client_address.tags

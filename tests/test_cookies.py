@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from http.cookies import SimpleCookie
+from urllib.parse import urlencode
+
 import pytest
 from django.conf import settings
-from django.test import override_settings
+from django.test import Client, override_settings
 from django.urls import include, path
 from rest_framework.test import APIClient
 
@@ -236,17 +239,80 @@ def test_refresh_replay_by_cookie_clears_the_cookies(cookie_mode, browser):
     assert old not in replay.content.decode()
 
 
-def test_refresh_token_in_the_body_wins_and_needs_no_csrf_token(cookie_mode, browser):
+def test_refresh_token_in_the_body_wins_and_needs_the_csrf_token(cookie_mode, browser):
+    """The page itself may hand over a refresh token it holds: the answer sets its cookies."""
     alice, bob = UserFactory(), UserFactory()
     login(browser, alice)
     other = APIClient()
     login(other, bob)
     bob_refresh = other.cookies["refresh_token"].value
 
-    response = browser.post(REFRESH, {"refresh": bob_refresh}, format="json")
+    refused = browser.post(REFRESH, {"refresh": bob_refresh}, format="json")
+    assert (refused.status_code, refused.json()["code"]) == (403, "csrf_failed")
+    assert "access_token" not in refused.cookies and "refresh_token" not in refused.cookies
+    assert browser.get(ME).json()["username"] == alice.get_username()
+
+    response = browser.post(REFRESH, {"refresh": bob_refresh}, format="json", **csrf(browser))
 
     assert response.status_code == 200
+    assert set(response.json()) == {"access_expires_at", "refresh_expires_at"}
     assert browser.get(ME).json()["username"] == bob.get_username()
+
+
+def cross_site_form_post(client, path, data, *, send_cookies):
+    """POST ``data`` as an HTML form on another site makes the browser send it.
+
+    Form-encoded, ``Origin`` the other site's, no CSRF token. ``SameSite=Lax``
+    cookies (ours and Django's CSRF cookie by default) are not sent on a
+    cross-site POST: ``send_cookies=False``; a browser or settings that send
+    them (``SameSite=None``): True. Either way the browser keeps what the
+    answer's ``Set-Cookie`` says, as it does for a top-level navigation.
+    """
+    jar = client.cookies
+    if not send_cookies:
+        client.cookies = SimpleCookie()
+    response = client.post(
+        path,
+        urlencode(data),
+        content_type="application/x-www-form-urlencoded",
+        HTTP_ORIGIN="https://attacker.example",
+        HTTP_REFERER="https://attacker.example/",
+    )
+    if not send_cookies:
+        for name, morsel in client.cookies.items():
+            jar[name] = morsel
+        client.cookies = jar
+    return response
+
+
+@pytest.mark.parametrize("send_cookies", [False, True], ids=["samesite-lax", "cookies-sent"])
+@pytest.mark.parametrize("victim_signed_in", [True, False], ids=["signed-in", "signed-out"])
+def test_a_cross_site_form_cannot_sign_the_browser_in_as_the_attacker(
+    cookie_mode, send_cookies, victim_signed_in
+):
+    """Login CSRF through refresh: a page elsewhere posts the attacker's refresh token."""
+    attacker, victim = UserFactory(), UserFactory()
+    attacker_browser = APIClient()
+    login(attacker_browser, attacker)
+    attacker_refresh = attacker_browser.cookies["refresh_token"].value
+    browser = Client(enforce_csrf_checks=True)  # the victim's
+    if victim_signed_in:
+        login(browser, victim)
+
+    response = cross_site_form_post(
+        browser, REFRESH, {"refresh": attacker_refresh}, send_cookies=send_cookies
+    )
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "csrf_failed"
+    assert "access_token" not in response.cookies and "refresh_token" not in response.cookies
+    me = browser.get(ME)
+    if victim_signed_in:
+        assert (me.status_code, me.json()["username"]) == (200, victim.get_username())
+    else:
+        assert me.status_code == 401 and "username" not in me.json()  # no credentials
+    # the attacker's token was not even used
+    assert attacker_browser.post(REFRESH, {}, format="json").status_code == 200
 
 
 def test_refresh_without_any_token_is_400(cookie_mode, browser):

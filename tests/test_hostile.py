@@ -246,12 +246,14 @@ def test_tokens_of_deleted_inactive_and_unknown_users(probe, user, other_user):
 # -- legacy (simplejwt-shaped) tokens: no sid, every other check alike ------------
 
 
+@pytest.mark.usefixtures("accept_legacy")
 def test_legacy_token_with_a_forged_signature(probe, user):
     key = "an-attacker-key-that-is-long-enough-for-hs256!"
     probe(legacy_token(user, key=key), expect_code="token_invalid")
     probe(legacy_token(user, "refresh", key=key), expect_code="token_invalid")
 
 
+@pytest.mark.usefixtures("accept_legacy")
 @pytest.mark.parametrize(
     "extra",
     [
@@ -266,11 +268,13 @@ def test_legacy_token_with_untrusted_header_parameters(probe, user, extra):
     probe(legacy_token(user, headers=extra), expect_code="token_invalid")
 
 
+@pytest.mark.usefixtures("accept_legacy")
 def test_legacy_token_unsigned(probe, user):
     payload = claims(legacy_token(user))
     probe(raw_jwt({"alg": "none", "typ": "JWT"}, payload, b""), expect_code="token_invalid")
 
 
+@pytest.mark.usefixtures("accept_legacy")
 @pytest.mark.parametrize("spelling", ["0{}", "+{}", " {}", "{} ", "{}.0", "{}_0", "0x{}", ""])
 def test_legacy_user_id_in_another_spelling(probe, user, spelling):
     """Only the canonical decimal string stands for an integer id."""
@@ -285,6 +289,7 @@ def test_our_token_without_its_sid_is_neither_ours_nor_legacy(probe, pair, claim
     probe(sign(payload), expect_code="token_claims_invalid")
 
 
+@pytest.mark.usefixtures("accept_legacy")
 def test_legacy_token_longer_lived_than_ours(probe, user):
     payload = claims(legacy_token(user))
     payload["exp"] = payload["iat"] + 3600 * 24 * 365
@@ -294,6 +299,20 @@ def test_legacy_token_longer_lived_than_ours(probe, user):
 def test_legacy_tokens_refused_when_turned_off(probe, user, settings):
     settings.JWT_REVOKE = {**settings.JWT_REVOKE, "ACCEPT_SIMPLEJWT_TOKENS": False}
     probe(legacy_token(user), expect_code="token_claims_invalid")
+
+
+def test_legacy_tokens_refused_by_default(probe, user, api_client, get_me, settings):
+    """A token signed with our key and shaped as simplejwt's is no credential by default."""
+    assert "ACCEPT_SIMPLEJWT_TOKENS" not in jwt_revoke_settings.user_settings
+    access, refresh = legacy_token(user), legacy_token(user, "refresh")
+    probe(access, expect_code="token_claims_invalid")
+    probe(refresh, expect_code="token_claims_invalid")
+    # the same tokens once it is turned on: the refusal was the default's
+    settings.JWT_REVOKE = {**settings.JWT_REVOKE, "ACCEPT_SIMPLEJWT_TOKENS": True}
+    me = get_me(access)
+    assert me.status_code == 200 and me.json()["username"] == user.get_username()
+    response = api_client.post("/api/auth/token/refresh/", {"refresh": refresh}, format="json")
+    assert response.status_code == 200
 
 
 def test_oversized_token_refused_before_decoding(probe, pair):
@@ -315,6 +334,12 @@ token_text = st.one_of(
 @given(raw=token_text)
 def test_random_tokens_get_a_clean_401(api_client, raw):
     response = api_client.get("/api/me/", HTTP_AUTHORIZATION=f"Bearer {raw}")
+    if not raw:  # "Bearer " and no token: a malformed header, 400 (RFC 6750 3.1)
+        assert (response.status_code, response.json()["code"]) == (
+            400,
+            "authorization_header_invalid",
+        )
+        return
     assert response.status_code == 401
     assert response.json()["code"] in {
         "token_invalid",

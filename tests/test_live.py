@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import httpx
+import jwt
 import pytest
 from authlib.integrations.httpx_client import OAuth2Client
+from django.test import override_settings
 
 from tests.factories import PASSWORD, UserFactory
+from tests.keys import pem_pair
 
 
 class BearerAuth(httpx.Auth):
@@ -141,16 +144,16 @@ def test_rfc7662_introspection_with_authlib(http, api, oauth):
     body = active.json()
     assert body["active"] is True
     assert body["username"] == user.get_username()
-    assert body["token_type"] == "access"
+    assert (body["token_type"], body["jwt_token_type"]) == ("Bearer", "access")
     assert pair["access"] not in active.text
 
     # Authlib's own client credentials (HTTP Basic) do not make a caller staff
     assert oauth.introspect_token(f"{api}introspect/", token=pair["access"]).status_code == 401
+    # RFC 7662 2.3: a Bearer token without the privileges for it is a 401 too
     as_user = BearerAuth(pair["access"])
-    assert (
-        oauth.introspect_token(f"{api}introspect/", token=pair["access"], auth=as_user).status_code
-        == 403
-    )
+    refused = oauth.introspect_token(f"{api}introspect/", token=pair["access"], auth=as_user)
+    assert refused.status_code == 401
+    assert 'error="insufficient_scope"' in refused.headers["WWW-Authenticate"]
 
     oauth.revoke_token(f"{api}revoke/", token=pair["refresh"])
     for token in (pair["access"], pair["refresh"], "nonsense"):
@@ -161,3 +164,39 @@ def test_rfc7662_introspection_with_authlib(http, api, oauth):
 
 def test_jwks_under_hmac_is_404(http):
     assert http.get("/api/auth/jwks/").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "kind,algorithm", [("rsa", "RS256"), ("ec", "ES256"), ("ed25519", "EdDSA")]
+)
+def test_pyjwkclient_finds_the_key_of_our_tokens_in_jwks(http, api, kind, algorithm):
+    """One asymmetric SIGNING_KEY and nothing else: tokens name the kid jwks/ publishes."""
+    private, _ = pem_pair(kind)
+    with override_settings(JWT_REVOKE={"ALGORITHM": algorithm, "SIGNING_KEY": private}):
+        pair = login(http, UserFactory())
+        jwks = jwt.PyJWKClient(f"{api}jwks/", cache_jwk_set=False)
+        for token in (pair["access"], pair["refresh"]):
+            key = jwks.get_signing_key_from_jwt(token)
+            assert key.key_id == jwt.get_unverified_header(token)["kid"]
+            decoded = jwt.decode(token, key.key, algorithms=[algorithm])
+            assert decoded["sid"] == jwt.decode(token, options={"verify_signature": False})["sid"]
+        assert me(http, pair["access"]) == 200
+
+
+def test_pyjwkclient_after_a_key_rotation(http, api):
+    """Tokens of the retired key still find it in jwks/ under their own kid."""
+    old_private, old_public = pem_pair("ec")
+    new_private, _ = pem_pair("ec")
+    with override_settings(JWT_REVOKE={"ALGORITHM": "ES256", "SIGNING_KEY": old_private}):
+        old = login(http, UserFactory())
+    rotated = {
+        "ALGORITHM": "ES256",
+        "SIGNING_KEY": new_private,
+        "VERIFYING_KEYS": {jwt.get_unverified_header(old["access"])["kid"]: old_public},
+    }
+    with override_settings(JWT_REVOKE=rotated):
+        new = login(http, UserFactory())
+        jwks = jwt.PyJWKClient(f"{api}jwks/", cache_jwk_set=False)
+        for token in (old["access"], new["access"]):
+            jwt.decode(token, jwks.get_signing_key_from_jwt(token).key, algorithms=["ES256"])
+            assert me(http, token) == 200

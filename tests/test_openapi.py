@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
+import jsonschema
 import pytest
 from django.conf import settings
 from django.test import override_settings
@@ -27,16 +29,16 @@ from tests.factories import PASSWORD, UserFactory
 AUTH = "/api/auth/"
 REPO = Path(__file__).resolve().parent.parent
 
-# Every endpoint: (path, method) -> the status codes it documents.
+# Every endpoint: (path, method) -> the status codes it documents (no rate limits).
 ENDPOINTS = {
-    ("token/", "post"): {"200", "400", "401", "503"},
-    ("token/refresh/", "post"): {"200", "400", "401", "503"},
-    ("logout/", "post"): {"204", "400", "401", "503"},
-    ("logout-all/", "post"): {"204", "401", "503"},
-    ("sessions/", "get"): {"200", "401", "503"},
-    ("sessions/{sid}/", "delete"): {"204", "401", "404", "503"},
+    ("token/", "post"): {"200", "400", "401", "415", "503"},
+    ("token/refresh/", "post"): {"200", "400", "401", "415", "503"},
+    ("logout/", "post"): {"204", "400", "401", "415", "503"},
+    ("logout-all/", "post"): {"204", "400", "401", "503"},
+    ("sessions/", "get"): {"200", "400", "401", "503"},
+    ("sessions/{sid}/", "delete"): {"204", "400", "401", "404", "503"},
     ("revoke/", "post"): {"200", "400", "503"},
-    ("introspect/", "post"): {"200", "400", "401", "403", "503"},
+    ("introspect/", "post"): {"200", "400", "401", "503"},
     ("jwks/", "get"): {"200", "404"},
 }
 BEARER_ONLY = {"logout/", "logout-all/", "sessions/", "sessions/{sid}/", "introspect/"}
@@ -139,6 +141,58 @@ def test_refresh_body_and_answer(schema):
     )
 
 
+def test_whitespace_is_what_strip_removes():
+    whitespace = re.compile(f"[{openapi.WHITESPACE}]")
+    for char in map(chr, range(0x110000)):
+        assert bool(whitespace.fullmatch(char)) == (char.strip() == ""), hex(ord(char))
+
+
+# (endpoint, body, whether the server refuses it with a 400): the schema must agree.
+# Left out: login credentials sent as JSON numbers, documented as strings and read
+# as their digits (DRF's CharField, and simplejwt's login, do so).
+BODIES = [
+    ("token/", {"username": "", "password": "x"}, True),
+    ("token/", {"username": " \t\n", "password": "x"}, True),  # trimmed away
+    ("token/", {"username": "\x1c\u3000", "password": "x"}, True),  # str.strip() removes them
+    ("token/", {"username": " a ", "password": "x"}, False),
+    ("token/", {"username": "a", "password": ""}, True),
+    ("token/", {"username": "a", "password": " "}, False),  # a password is not trimmed
+    ("token/", {"username": "a\x00", "password": "b\x00"}, False),  # no account has it: 401
+    ("token/refresh/", {"refresh": ""}, True),
+    ("token/refresh/", {"refresh": "a\x00b"}, True),
+    ("token/refresh/", {"refresh": 0}, True),  # a number is no token
+    ("token/refresh/", {"refresh": " "}, False),  # not a token: 401
+    ("logout/", {}, False),
+    ("logout/", {"refresh": ""}, False),
+    ("logout/", {"refresh": "not a token"}, False),
+    ("logout/", {"refresh": "\x00"}, True),
+    ("logout/", {"refresh": 0}, True),
+    ("logout/", {"refresh": None}, True),
+    ("revoke/", {"token": ""}, True),
+    ("revoke/", {"token": 0}, True),
+    ("revoke/", {"token": "a\x00"}, False),  # not a token: 200
+    ("revoke/", {"token": "x", "token_type_hint": 0}, False),  # the hint is ignored
+    ("introspect/", {"token": ""}, True),
+    ("introspect/", {"token": "x", "token_type_hint": ["refresh_token"]}, False),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("endpoint", "body", "refused"), BODIES)
+def test_the_schema_refuses_what_the_server_refuses(schema, api_client, endpoint, body, refused):
+    """JSON bodies: valid by the schema exactly when the server does not answer 400."""
+    valid = jsonschema.Draft7Validator(request_schema(schema, endpoint)).is_valid(body)
+    user = UserFactory(is_staff=True)
+    access = api_client.post(
+        AUTH + "token/", {"username": user.username, "password": PASSWORD}, format="json"
+    ).json()["access"]
+    answer = api_client.post(
+        AUTH + endpoint, body, format="json", HTTP_AUTHORIZATION=f"Bearer {access}"
+    )
+    assert (answer.status_code == 400) == refused, answer.content
+    assert valid == (not refused)
+
+
 def test_logout_body_is_optional(schema):
     body = request_schema(schema, "logout/")
     assert set(body["properties"]) == {"refresh"}
@@ -156,8 +210,16 @@ def test_oauth_bodies_form_or_json(schema, endpoint):
         body = request_schema(schema, endpoint, content_type)
         assert set(body["properties"]) == {"token", "token_type_hint"}
         assert body["required"] == ["token"]
+        assert body["properties"]["token"]["minLength"] == 1  # "" is no token: 400
+        assert "type" not in body["properties"]["token_type_hint"]  # ignored, whatever it is
     error = component(schema, response_schema(schema, endpoint, "post", "400"))
-    assert set(error["properties"]) == {"error"}
+    if endpoint == "introspect/":  # or a malformed Authorization header: {"detail", "code"}
+        assert [component(schema, one)["properties"].keys() for one in error["oneOf"]] == [
+            {"error"},
+            {"detail", "code"},
+        ]
+    else:
+        assert set(error["properties"]) == {"error"}
 
 
 def test_revoke_answers_200_without_a_body(schema):
@@ -167,9 +229,16 @@ def test_revoke_answers_200_without_a_body(schema):
 def test_introspection_answer(schema):
     answer = component(schema, response_schema(schema, "introspect/", "post", "200"))
     assert answer["required"] == ["active"]
-    assert {"active", "token_type", "sub", "username", "jti", "sid", "exp"} <= set(
-        answer["properties"]
-    )
+    assert {
+        "active",
+        "token_type",
+        "jwt_token_type",
+        "sub",
+        "username",
+        "jti",
+        "sid",
+        "exp",
+    } <= set(answer["properties"])
 
 
 def test_sessions_list_and_delete(schema):
@@ -201,13 +270,40 @@ def test_jwks_answer(schema):
 def test_errors_and_their_headers(schema):
     for (endpoint, method), codes in ENDPOINTS.items():
         responses = operation(schema, endpoint, method)["responses"]
-        for code in codes & {"401", "403", "404", "503"}:
+        errors = codes & {"401", "403", "404", "415", "503"}
+        if endpoint in BEARER_ONLY - {"logout/", "introspect/"}:
+            errors.add("400")  # a malformed Authorization header, their only 400
+        for code in errors:
             error = component(schema, response_schema(schema, endpoint, method, code))
             assert set(error["properties"]) == {"detail", "code"}, (endpoint, code)
+            assert error["required"] == ["detail"]  # DRF's own refusals carry no code
         if "401" in codes:
             assert responses["401"]["headers"]["WWW-Authenticate"]["required"] is True
         if "503" in codes:
             assert responses["503"]["headers"]["Retry-After"]["schema"] == {"type": "integer"}
+
+
+def test_rate_limited_operations_document_429():
+    rest_framework = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"jwt_revoke_refresh": "10/min", "jwt_revoke_sessions": None},
+    }
+    with override_settings(REST_FRAMEWORK=rest_framework):
+        schema = generate_schema()
+    limited = {
+        endpoint
+        for (endpoint, method) in ENDPOINTS
+        if "429" in operation(schema, endpoint, method)["responses"]
+    }
+    # token/: its per-username limit picks its rate per request, so any rate may be its own.
+    assert limited == {"token/refresh/", "token/"}
+    answer = operation(schema, "token/refresh/", "post")["responses"]["429"]
+    assert answer["headers"]["Retry-After"]["schema"] == {"type": "integer"}
+    error = component(schema, answer["content"]["application/json"]["schema"])
+    assert set(error["properties"]) == {"detail", "code"}
+    refresh = operation(schema, "token/refresh/", "post")["responses"]
+    assert set(refresh) == ENDPOINTS["token/refresh/", "post"] | {"429"}
+    assert "429" not in operation(generate_schema(), "token/refresh/", "post")["responses"]
 
 
 def test_component_names_leave_generic_ones_to_the_project(schema):
@@ -217,6 +313,7 @@ def test_component_names_leave_generic_ones_to_the_project(schema):
         "OAuthError",
         "TokenError",
         "TokenIntrospection",
+        "TokenIntrospectionError",
         "TokenIntrospectionResult",
         "TokenObtain",
         "TokenPair",
@@ -407,10 +504,11 @@ def test_django_setup_alone_registers_the_extensions():
 
 COOKIE_ENDPOINTS = {
     **ENDPOINTS,
-    ("token/refresh/", "post"): {"200", "400", "401", "403", "503"},
-    ("logout/", "post"): {"204", "400", "401", "403", "503"},
-    ("logout-all/", "post"): {"204", "401", "403", "503"},
-    ("sessions/{sid}/", "delete"): {"204", "401", "403", "404", "503"},
+    ("token/refresh/", "post"): {"200", "400", "401", "403", "415", "503"},
+    ("logout/", "post"): {"204", "400", "401", "403", "415", "503"},
+    ("logout-all/", "post"): {"204", "400", "401", "403", "503"},
+    ("sessions/{sid}/", "delete"): {"204", "400", "401", "403", "404", "503"},
+    ("introspect/", "post"): {"200", "400", "401", "403", "503"},
 }
 
 

@@ -17,6 +17,7 @@ from django_jwt_revoke.models import (
     UserRevocation,
 )
 from django_jwt_revoke.tokens import decode_token, issue_token_pair
+from tests.legacy import legacy_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -167,6 +168,98 @@ def test_reuse_of_a_rotated_refresh_token_revokes_the_session(user, pair, receiv
     ]
     with pytest.raises(InvalidToken):
         revocation.rotate_refresh_token(new.refresh)
+
+
+# -- reuse in a session opened by a legacy (simplejwt) refresh token --------------------
+
+
+def _me(api_client, access):
+    """What GET /api/me/ answers a Bearer token: (status, code or username)."""
+    response = api_client.get("/api/me/", HTTP_AUTHORIZATION=f"Bearer {access}")
+    body = response.json()
+    return response.status_code, body.get("code", body.get("username"))
+
+
+@pytest.fixture
+def legacy_login(accept_legacy, user):
+    """What simplejwt handed out at one login: an access and a refresh token, no sid."""
+    return legacy_token(user), legacy_token(user, "refresh")
+
+
+@pytest.mark.parametrize("reused_generation", ["legacy refresh", "its successor"])
+def test_reuse_in_a_legacy_session_revokes_the_legacy_access_tokens(
+    api_client, refreshes, user, legacy_login, received, reused_generation
+):
+    """A legacy access token has no sid: only revoking its user's tokens reaches it."""
+    access, refresh = legacy_login
+    elsewhere = issue_token_pair(user)  # another login, of ours
+    first = refreshes(refresh).json()
+    reused = refresh
+    if reused_generation == "its successor":
+        assert refreshes(first["refresh"]).status_code == 200
+        reused = first["refresh"]
+    assert _me(api_client, access) == (200, user.get_username())
+
+    response = refreshes(reused)  # the thief, or the owner after the thief
+
+    assert (response.status_code, response.json()["code"]) == (401, "token_revoked")
+    assert _me(api_client, access) == (401, "token_revoked")
+    assert _me(api_client, first["access"]) == (401, "token_revoked")
+    # the price: every other session of the user ends too
+    assert _me(api_client, elsewhere.access) == (401, "token_revoked")
+    assert refreshes(elsewhere.refresh).status_code == 401
+    assert UserRevocation.objects.get(user_key=str(user.pk)).reason == "reuse_detected"
+    assert [name for name, _ in received if name != "token_revoked"] == [
+        "user_tokens_revoked",
+        "refresh_token_reused",
+    ]
+    # and a new login works
+    assert _me(api_client, issue_token_pair(user).access) == (200, user.get_username())
+
+
+def test_reuse_in_a_legacy_session_once_legacy_tokens_are_refused(
+    api_client, refreshes, user, legacy_login, settings
+):
+    """With ACCEPT_SIMPLEJWT_TOKENS off no legacy access token works: the session alone ends."""
+    _access, refresh = legacy_login
+    elsewhere = issue_token_pair(user)
+    first = refreshes(refresh).json()
+    assert refreshes(first["refresh"]).status_code == 200
+    settings.JWT_REVOKE = {**settings.JWT_REVOKE, "ACCEPT_SIMPLEJWT_TOKENS": False}
+
+    assert refreshes(first["refresh"]).status_code == 401
+
+    assert _me(api_client, first["access"]) == (401, "token_revoked")
+    assert _me(api_client, elsewhere.access) == (200, user.get_username())
+    assert not UserRevocation.objects.exists()
+
+
+def test_reuse_in_a_session_of_ours_leaves_the_other_sessions(api_client, refreshes, user):
+    elsewhere = issue_token_pair(user)
+    pair = issue_token_pair(user)
+    assert refreshes(pair.refresh).status_code == 200
+    assert refreshes(pair.refresh).status_code == 401
+    assert _me(api_client, elsewhere.access) == (200, user.get_username())
+
+
+def test_ending_a_legacy_session_leaves_its_legacy_access_tokens(
+    api_client, refreshes, user, legacy_login
+):
+    """Documented (README, "Migrating from simplejwt"): nothing links them to the session.
+
+    A logout of the session, or revoking its refresh token, leaves them working
+    until they expire; revoking the user's tokens, or the token itself, does not.
+    """
+    access, refresh = legacy_login
+    first = refreshes(refresh).json()
+    ours = decode_token(first["access"])
+    logout = api_client.post("/api/auth/logout/", HTTP_AUTHORIZATION=f"Bearer {first['access']}")
+    assert logout.status_code == 204
+    assert TokenSession.objects.get(sid=ours.sid).revoked_at is not None
+    assert _me(api_client, first["access"]) == (401, "token_revoked")
+    assert _me(api_client, access) == (200, user.get_username())  # what cannot be revoked so
+    revocation.revoke_user_tokens(user)
+    assert _me(api_client, access) == (401, "token_revoked")
 
 
 def test_reuse_detection_off_refuses_without_revoking(user, pair, settings):

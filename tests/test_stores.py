@@ -448,6 +448,7 @@ def test_clear_command_on_a_backend_without_prefix_delete(settings, user):
         call_command("clear_revocation_cache")
 
 
+@pytest.mark.usefixtures("accept_legacy")
 def test_legacy_cache_keys_have_no_session(cached, user, pair, django_assert_num_queries):
     token = decode_token(legacy_token(user))
     keys = token_keys(token)
@@ -618,6 +619,7 @@ def test_user_id_beyond_its_column_is_no_user(store, pair):
 # -- legacy (simplejwt) tokens: no session ------------------------------------------
 
 
+@pytest.mark.usefixtures("accept_legacy")
 def test_legacy_token_state_at_every_level(store, user, other_user):
     """No session to ask: its jti, its user's generation and the epoch, as for ours."""
     tokens = [legacy_token(user) for _ in range(2)]
@@ -639,6 +641,7 @@ def test_legacy_token_state_at_every_level(store, user, other_user):
     assert state.epoch == 1 and state.revokes(token)
 
 
+@pytest.mark.usefixtures("accept_legacy")
 def test_legacy_token_of_a_missing_user_is_refused_and_never_cached(store, user, settings):
     raw = legacy_token(user, user_id=str(user.pk + 1000))
     for _ in range(2):  # the second read must not be answered by what the first cached
@@ -647,6 +650,7 @@ def test_legacy_token_of_a_missing_user_is_refused_and_never_cached(store, user,
         assert store.user_and_state(token) == (None, None)
 
 
+@pytest.mark.usefixtures("accept_legacy")
 def test_compiled_legacy_queries_answer_as_the_orm_does(store, user, other_user):
     orm = _orm_only(store)
     tokens = [legacy_token(user), legacy_token(user, "refresh"), legacy_token(other_user)]

@@ -105,7 +105,7 @@ def test_rs256_round_trip_and_kid_rotation(user):
         header = jwt.get_unverified_header(new_pair.access)
         assert header["alg"] == "RS256" and header["kid"]
         assert decode_token(new_pair.access).sid == new_pair.sid
-        # the old token has no kid: it is checked against the new key and refused
+        # the old token's kid (derived from the old key) is not one configured: refused
         with pytest.raises(InvalidToken):
             decode_token(old_pair.access)
         # re-labelled with the old kid, the old key verifies it
@@ -193,3 +193,14 @@ def test_every_supported_algorithm_round_trips(get_me, user, algorithm, kind):
         with pytest.raises(InvalidToken) as exc:
             decode_token(pair.access)
         assert exc.value.code == "token_invalid"
+
+
+def test_asymmetric_token_without_a_kid_still_verifies_with_the_signing_key(user):
+    """Tokens issued before the kid was always written (one asymmetric key) keep working."""
+    private, _ = pem_pair("ec")
+    with override_settings(JWT_REVOKE={"ALGORITHM": "ES256", "SIGNING_KEY": private}):
+        pair = issue_token_pair(user)
+        assert jwt.get_unverified_header(pair.access)["kid"]
+        kidless = jwt.encode(unverified(pair.access), private, algorithm="ES256")
+        assert "kid" not in jwt.get_unverified_header(kidless)
+        assert decode_token(kidless).jti == unverified(pair.access)["jti"]

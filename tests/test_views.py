@@ -22,6 +22,7 @@ from django_jwt_revoke.models import OutstandingToken, TokenSession
 from django_jwt_revoke.tokens import decode_token, issue_token_pair
 from tests.concurrency import refresh_race
 from tests.factories import PASSWORD, UserFactory
+from tests.keys import pem_pair
 
 pytestmark = pytest.mark.django_db
 
@@ -43,6 +44,11 @@ def bearer(access):
 
 def claims(raw):
     return jwt.decode(raw, options={"verify_signature": False})
+
+
+def forge_with_our_key(payload):
+    """A token with ``payload`` signed with our own key (as a confused issuer would)."""
+    return jwt.encode(payload, jwt_revoke_settings.SIGNING_KEY, algorithm="HS256")
 
 
 def forge(payload):
@@ -568,13 +574,31 @@ def introspect(api_client, staff, token, **extra):
 def test_introspect_needs_staff(api_client, pair):
     anonymous = form(api_client, INTROSPECT, {"token": pair.access})
     assert anonymous.status_code == 401
-    assert anonymous["WWW-Authenticate"].startswith("Bearer ")
-    assert (
-        form(api_client, INTROSPECT, {"token": pair.access}, **bearer(pair.access)).status_code
-        == 403
-    )
+    assert anonymous["WWW-Authenticate"] == 'Bearer realm="api"'
     basic = form(api_client, INTROSPECT, {"token": pair.access}, HTTP_AUTHORIZATION="Basic eDp5")
     assert basic.status_code == 401
+    assert basic["WWW-Authenticate"] == 'Bearer realm="api"'
+
+
+def test_introspect_by_a_non_staff_user_is_401_insufficient_scope(api_client, pair):
+    """RFC 7662 2.3: a Bearer token without the privileges for the endpoint is a 401."""
+    response = form(api_client, INTROSPECT, {"token": pair.access}, **bearer(pair.access))
+    assert response.status_code == 401
+    assert response.json() == {
+        "detail": "Token introspection needs the access token of a staff user.",
+        "code": "insufficient_scope",
+    }
+    assert response["WWW-Authenticate"] == (
+        'Bearer realm="api", error="insufficient_scope", '
+        'error_description="Token introspection needs the access token of a staff user."'
+    )
+
+
+def test_introspect_with_a_malformed_authorization_header_is_400(api_client, pair):
+    response = form(api_client, INTROSPECT, {"token": pair.access}, HTTP_AUTHORIZATION="Bearer")
+    assert response.status_code == 400
+    assert response.json()["code"] == "authorization_header_invalid"
+    assert 'error="invalid_request"' in response["WWW-Authenticate"]
 
 
 def test_introspect_active_access_token(api_client, staff, user, pair):
@@ -583,8 +607,14 @@ def test_introspect_active_access_token(api_client, staff, user, pair):
     assert response["Cache-Control"] == "no-store"
     body = response.json()
     payload = claims(pair.access)
-    assert body == {**payload, "active": True, "username": user.get_username(), "sub": str(user.pk)}
-    assert body["token_type"] == "access"
+    assert body == {
+        **payload,
+        "active": True,
+        "username": user.get_username(),
+        "sub": str(user.pk),
+        "token_type": "Bearer",
+        "jwt_token_type": "access",
+    }
     assert pair.access not in response.content.decode()
 
 
@@ -594,7 +624,7 @@ def test_introspect_active_refresh_token_json(api_client, staff, user, pair):
     )
     body = response.json()
     assert body["active"] is True
-    assert body["token_type"] == "refresh"
+    assert (body["token_type"], body["jwt_token_type"]) == ("Bearer", "refresh")
     assert body["jti"] == claims(pair.refresh)["jti"]
 
 
@@ -634,6 +664,22 @@ def test_introspect_inactive(api_client, staff, user, pair, refreshes, kind):
         response = introspect(api_client, staff, raw)
     assert response.status_code == 200
     assert response.json() == {"active": False}
+
+
+def test_a_token_for_another_audience_is_refused_everywhere(api_client, staff, pair, works):
+    """RFC 7519 4.1.3, with no AUDIENCE configured: refused, and RFC 7009/7662 answers."""
+    access = forge_with_our_key(dict(claims(pair.access), aud="some-other-service"))
+    refresh = forge_with_our_key(dict(claims(pair.refresh), aud="some-other-service"))
+    refused = api_client.post(REFRESH, {"refresh": refresh}, format="json")
+    assert (refused.status_code, refused.json()["code"]) == (401, "token_claims_invalid")
+    assert 'error="invalid_token"' in refused["WWW-Authenticate"]
+    for token in (access, refresh):
+        assert introspect(api_client, staff, token).json() == {"active": False}
+        # RFC 7009 2.2: an invalid token is a 200 all the same, and revokes nothing
+        assert form(api_client, REVOKE, {"token": token}).status_code == 200
+    assert works(pair.access)
+    assert introspect(api_client, staff, pair.refresh).json()["active"] is True
+    assert api_client.post(REFRESH, {"refresh": pair.refresh}, format="json").status_code == 200
 
 
 def test_introspect_without_token(api_client, staff):
@@ -685,6 +731,7 @@ def test_jwks_publishes_public_keys_that_verify_our_tokens(api_client, user, alg
     for jwk in keys:
         assert jwk["alg"] == algorithm and jwk["use"] == "sig"
         assert "d" not in jwk and "k" not in jwk
+        assert "key_ops" not in jwk  # RFC 7517 4.3: not both "use" and "key_ops"
     assert jwt.get_unverified_header(pair.access)["kid"] == "k2"
     public = jwt.PyJWK(keys[0]).key
     assert (
@@ -692,6 +739,24 @@ def test_jwks_publishes_public_keys_that_verify_our_tokens(api_client, user, alg
     )
     with pytest.raises(jwt.InvalidSignatureError):
         jwt.decode(pair.access, jwt.PyJWK(keys[1]).key, algorithms=[algorithm])
+
+
+@pytest.mark.parametrize(
+    "kind,algorithm", [("rsa", "RS256"), ("ec", "ES256"), ("ed25519", "EdDSA")]
+)
+def test_tokens_of_a_single_asymmetric_key_carry_the_kid_jwks_publishes(
+    api_client, user, kind, algorithm
+):
+    with override_settings(JWT_REVOKE={"ALGORITHM": algorithm, "SIGNING_KEY": pem_pair(kind)[0]}):
+        pair = issue_token_pair(user)
+        (published,) = api_client.get(JWKS).json()["keys"]
+    for token in (pair.access, pair.refresh):
+        assert jwt.get_unverified_header(token)["kid"] == published["kid"]
+
+
+def test_tokens_of_a_single_hmac_key_carry_no_kid(pair):
+    """Nothing is published to look a kid up in, and simplejwt's tokens have none."""
+    assert "kid" not in jwt.get_unverified_header(pair.access)
 
 
 # -- throttling ----------------------------------------------------------------------
