@@ -558,3 +558,24 @@ def check_error_report_cookies(app_configs: Any = None, **kwargs: Any) -> list[W
             id="django_jwt_revoke.W005",
         )
     ]
+
+
+@register(Tags.security)
+def check_error_report_header(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+    """Error reports would show the Authorization header (Django 4.2's filter)."""
+    from .debug import authorization_header_shown
+
+    if not authorization_header_shown():
+        return []
+    return [
+        Warning(
+            "Error reports would show the Authorization header, and with it the Bearer "
+            "token: the reporter filter's hidden_settings does not match HTTP_AUTHORIZATION "
+            "(Django before 5.0).",
+            hint=(
+                'Set DEFAULT_EXCEPTION_REPORTER_FILTER = "django_jwt_revoke.debug.'
+                'ExceptionReporterFilter", or add AUTH to your filter\'s hidden_settings.'
+            ),
+            id="django_jwt_revoke.W006",
+        )
+    ]

@@ -12,7 +12,10 @@ POST parameters, the request headers and the cookies: the mail
   ``client_secret`` with ``sensitive_post_parameters``;
 * headers: Django hides every ``request.META`` key that matches
   ``SafeExceptionReporterFilter.hidden_settings``, among them
-  ``HTTP_AUTHORIZATION`` (the Bearer token) and ``HTTP_COOKIE``;
+  ``HTTP_COOKIE`` and, from Django 5.0 on, ``HTTP_AUTHORIZATION`` (the
+  Bearer token). Django 4.2's pattern has no ``AUTH``: there
+  ``ExceptionReporterFilter`` below is needed, and check
+  ``django_jwt_revoke.W006`` says so;
 * cookies: Django hides a cookie only when its name matches the same
   pattern (``API|AUTH|TOKEN|KEY|SECRET|PASS|SIGNATURE``) or is the session
   cookie. ``access_token`` and ``refresh_token`` do; a token cookie with
@@ -25,11 +28,13 @@ on the DEBUG page, by design); headers and cookies always.
 
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 from typing import Any
 
 from django.conf import settings
 from django.utils.module_loading import import_string
+from django.utils.regex_helper import _lazy_re_compile
 from django.views.debug import SafeExceptionReporterFilter
 
 from .conf import jwt_revoke_settings
@@ -60,10 +65,24 @@ class TokenCookiesFilterMixin:
 
 
 class ExceptionReporterFilter(TokenCookiesFilterMixin, SafeExceptionReporterFilter):
-    """Django's filter, also hiding the token cookies whatever their names::
+    """Django's filter, also hiding the token cookies whatever their names, and
+    the ``Authorization`` header on Django 4.2 too (Django 5.0's pattern)::
 
     DEFAULT_EXCEPTION_REPORTER_FILTER = "django_jwt_revoke.debug.ExceptionReporterFilter"
     """
+
+    hidden_settings = _lazy_re_compile(
+        "API|AUTH|TOKEN|KEY|SECRET|PASS|SIGNATURE|HTTP_COOKIE", flags=re.IGNORECASE
+    )
+
+
+def authorization_header_shown() -> bool:
+    """Whether the project's reporter filter would show the ``Authorization`` header."""
+    try:
+        reporter_filter = import_string(settings.DEFAULT_EXCEPTION_REPORTER_FILTER)()
+        return not reporter_filter.hidden_settings.search("HTTP_AUTHORIZATION")
+    except Exception:  # not importable, or no pattern: Django reports that itself
+        return False
 
 
 def token_cookies_shown() -> list[str]:

@@ -115,3 +115,10 @@ REST_FRAMEWORK = {
 }
 
 STATIC_URL = "/static/"
+
+import django  # noqa: E402
+
+if django.VERSION < (5, 0):
+    # Django 4.2's reporter filter shows the Authorization header in error
+    # reports (its pattern has no AUTH): what the README tells 4.2 projects to set.
+    DEFAULT_EXCEPTION_REPORTER_FILTER = "django_jwt_revoke.debug.ExceptionReporterFilter"

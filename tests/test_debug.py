@@ -39,6 +39,7 @@ pytestmark = pytest.mark.django_db
 
 AUTH = "/api/auth/"
 HIDDEN = SafeExceptionReporterFilter.cleansed_substitute
+DJANGO_FILTER = "django.views.debug.SafeExceptionReporterFilter"
 ADMINS = ["admin@example.com"] if django.VERSION >= (6, 0) else [("Admin", "admin@example.com")]
 COOKIES = {"AUTH_COOKIE": "access_token", "REFRESH_COOKIE": "refresh_token"}
 # Names Django's filter does not hide by itself (no API, AUTH, TOKEN, KEY...).
@@ -235,6 +236,7 @@ def test_cookies_django_does_not_hide_need_our_filter(
     server_error, api_client, pair, monkeypatch, settings
 ):
     """What check W005 warns of: Django's own filter shows a cookie named otherwise."""
+    settings.DEFAULT_EXCEPTION_REPORTER_FILTER = DJANGO_FILTER
     settings.JWT_REVOKE = {**settings.JWT_REVOKE, **OTHER_NAMES}
     monkeypatch.setattr(revocation, "mint_pair", boom)
     api_client.cookies["jwt_r"] = pair.refresh
@@ -421,6 +423,7 @@ def test_filter_hides_the_token_cookies_whatever_their_names(settings):
 
 @pytest.mark.usefixtures("reporter_filter")
 def test_check_w005(settings):
+    settings.DEFAULT_EXCEPTION_REPORTER_FILTER = DJANGO_FILTER
     assert check_error_report_cookies() == []  # cookie transport off
     settings.JWT_REVOKE = {**settings.JWT_REVOKE, **COOKIES}
     assert check_error_report_cookies() == []  # names Django hides
@@ -442,3 +445,39 @@ def test_check_w005(settings):
     assert "cookies 'jwt', 'jwt_r'" in check_error_report_cookies()[0].msg
     settings.DEFAULT_EXCEPTION_REPORTER_FILTER = "django_jwt_revoke.debug.ExceptionReporterFilter"
     assert check_error_report_cookies() == []
+
+
+@pytest.mark.usefixtures("reporter_filter")
+def test_authorization_header_hidden_by_our_filter_on_every_django(settings):
+    """Django 4.2's own filter shows the header (W006 warns); ours hides it everywhere."""
+    from types import SimpleNamespace
+
+    import django
+    from django.core.checks import Warning
+
+    from django_jwt_revoke.checks import check_error_report_header
+
+    request = SimpleNamespace(META={"HTTP_AUTHORIZATION": "Bearer a.b.c"})
+    assert ExceptionReporterFilter().get_safe_request_meta(request) == {
+        "HTTP_AUTHORIZATION": HIDDEN
+    }
+    settings.DEFAULT_EXCEPTION_REPORTER_FILTER = DJANGO_FILTER
+    django_shows = django.VERSION < (5, 0)
+    assert (SafeExceptionReporterFilter().get_safe_request_meta(request) == {
+        "HTTP_AUTHORIZATION": HIDDEN
+    }) is not django_shows
+    expected = [
+        Warning(
+            "Error reports would show the Authorization header, and with it the Bearer "
+            "token: the reporter filter's hidden_settings does not match HTTP_AUTHORIZATION "
+            "(Django before 5.0).",
+            hint=(
+                'Set DEFAULT_EXCEPTION_REPORTER_FILTER = "django_jwt_revoke.debug.'
+                "ExceptionReporterFilter\", or add AUTH to your filter's hidden_settings."
+            ),
+            id="django_jwt_revoke.W006",
+        )
+    ]
+    assert check_error_report_header() == (expected if django_shows else [])
+    settings.DEFAULT_EXCEPTION_REPORTER_FILTER = "django_jwt_revoke.debug.ExceptionReporterFilter"
+    assert check_error_report_header() == []
