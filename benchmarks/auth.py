@@ -15,7 +15,9 @@ rounds of the microseconds one request took. Then, for every row: database
 queries and Redis round trips per request, and the HTTP status of the same
 access token after its session was logged out. Then revoke-all at 10 / 1 000 /
 10 000 outstanding tokens, the queries of obtain and refresh beside
-simplejwt's, and PASS/FAIL for each target (README, "Performance").
+simplejwt's, with ``--hit-rate`` the token-user cache hit rate against
+``CACHE_MAX_STALENESS`` (benchmarks/hit_rate.py, a few minutes), and
+PASS/FAIL for each target (README, "Performance").
 """
 
 from __future__ import annotations
@@ -360,6 +362,14 @@ def main() -> None:
         default=0,
         help="also run benchmarks/purge.py with this many rows (0: skip)",
     )
+    parser.add_argument(
+        "--hit-rate",
+        action="store_true",
+        help="also the cache hit rate vs CACHE_MAX_STALENESS (benchmarks/hit_rate.py)",
+    )
+    from benchmarks import hit_rate
+
+    hit_rate.add_arguments(parser, prefix="hit-rate-")
     args = parser.parse_args()
     if args.db == "sqlite":
         from benchmarks.auth_settings import DATABASES
@@ -450,6 +460,8 @@ def main() -> None:
         print(f"{name:<24}{ours:>20}{theirs:>19}")
     print()
 
+    cells = hit_rate.run_from(args, prefix="hit-rate-") if args.hit_rate else []
+
     purged = purge(args.db, args.purge_rows) if args.purge_rows else None
 
     print("targets")
@@ -489,6 +501,17 @@ def main() -> None:
             f"  {verdict(ok)}  purge of {args.purge_rows} rows: {ours_s / theirs_s:.2f}x "
             f"simplejwt flushexpiredtokens, {memory:.0f} MiB above idle (≤ {PURGE_RATIO}x, "
             f"< {PURGE_MEMORY_MIB} MiB)"
+        )
+    if cells:
+        from django_jwt_revoke.conf import DEFAULTS
+
+        default = DEFAULTS["CACHE_MAX_STALENESS"].total_seconds()
+        found = [c for c in cells if c.bound == default and not c.early]
+        print(
+            f"  info  token-user cache hit rate at the default CACHE_MAX_STALENESS "
+            f"({default:g} s): "
+            + ", ".join(f"{c.hit_rate:.1%} at {c.rate:g} req/s" for c in found)
+            + " per client"
         )
     print("  info  obtain / refresh queries: " + "; ".join(f"{n} {o} vs {t}" for n, o, t in calls))
     caches["redis"].clear()
