@@ -23,6 +23,7 @@ is), so keys cannot collide.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import pickle
@@ -75,13 +76,20 @@ def fact_key(kind: str, ident: tuple[Any, ...]) -> str:
 
 def token_keys(token: ValidatedToken) -> tuple[str, ...]:
     """The keys that decide ``token``: session (none for a legacy token), jti, user, epoch."""
+    return _keys(token.jti, token.sid, token.user_key, token.generation, token.epoch)
+
+
+@functools.lru_cache(maxsize=8192)
+def _keys(jti: str, sid: str | None, user: str, generation: int, epoch: int) -> tuple[str, ...]:
+    # A pure function of the token's values, asked on every request of the
+    # token's life: hashed once per token and process (bounded memory).
     keys = [
-        fact_key("jti", (token.jti,)),
-        fact_key("user", (token.user_key, token.generation)),
-        fact_key("epoch", (token.epoch,)),
+        fact_key("jti", (jti,)),
+        fact_key("user", (user, generation)),
+        fact_key("epoch", (epoch,)),
     ]
-    if token.sid is not None:
-        keys.insert(0, fact_key("session", (token.sid, token.user_key)))
+    if sid is not None:
+        keys.insert(0, fact_key("session", (sid, user)))
     return tuple(keys)
 
 
