@@ -61,6 +61,17 @@ SECURITY_SCHEME_NAME = "jwtAuth"
 COOKIE_SCHEME_NAME = "jwtCookieAuth"
 
 
+def _retry_after(status: int) -> OpenApiParameter:
+    """The ``Retry-After`` header of a ``status`` answer (429, 503)."""
+    return OpenApiParameter(
+        "Retry-After",
+        int,
+        OpenApiParameter.HEADER,
+        required=True,
+        description=_("Seconds to wait before retrying."),
+        response=[status],
+    )
+
 def _cookie_mode() -> bool:
     return bool(jwt_revoke_settings.AUTH_COOKIE)
 
@@ -386,16 +397,7 @@ def _with_throttling(kwargs: dict[str, Any]) -> dict[str, Any]:
             parameter.response = [*parameter.response, 429]
             break
     else:
-        parameters.append(
-            OpenApiParameter(
-                "Retry-After",
-                int,
-                OpenApiParameter.HEADER,
-                required=True,
-                description=_("Seconds to wait before retrying."),
-                response=[429],
-            )
-        )
+        parameters.append(_retry_after(429))
     responses = dict(sorted({**kwargs["responses"], 429: _throttled()}.items()))
     return {**kwargs, "responses": responses, "parameters": parameters}
 
@@ -447,16 +449,7 @@ def _headers(unauthorized: bool = True, unavailable: bool = True) -> list[OpenAp
             )
         )
     if unavailable:
-        headers.append(
-            OpenApiParameter(
-                "Retry-After",
-                int,
-                OpenApiParameter.HEADER,
-                required=True,
-                description=_("Seconds to wait before retrying."),
-                response=[503],
-            )
-        )
+        headers.append(_retry_after(503))
     return headers
 
 
