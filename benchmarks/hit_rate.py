@@ -265,9 +265,10 @@ def simulate(cell: Cell, sessions: list[tuple[Any, Any]], alias: str, seed: int)
                 return [token, token.expires_at.timestamp(), user, session]
 
             # Tokens of random ages (so refreshes are spread out), issued before the
-            # start; each still valid at the start ("exp" is in whole seconds).
+            # start; each valid a second after it ("exp" is in whole seconds, and
+            # real time passes while they are made).
             clients = [
-                new_token(user, session, start - rng.uniform(0, cell.lifetime - 1))
+                new_token(user, session, start - rng.uniform(0, cell.lifetime - 2))
                 for user, session in sessions[: cell.clients]
             ]
             get_user = JWTTokenUserAuthentication().get_user
