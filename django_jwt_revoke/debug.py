@@ -76,12 +76,21 @@ class ExceptionReporterFilter(TokenCookiesFilterMixin, SafeExceptionReporterFilt
     )
 
 
+def _project_filter() -> Any:
+    """An instance of the project's reporter filter; None if it cannot be made
+    (Django reports that itself, at the first error)."""
+    try:
+        return import_string(settings.DEFAULT_EXCEPTION_REPORTER_FILTER)()
+    except Exception:
+        return None
+
+
 def authorization_header_shown() -> bool:
     """Whether the project's reporter filter would show the ``Authorization`` header."""
+    reporter_filter = _project_filter()
     try:
-        reporter_filter = import_string(settings.DEFAULT_EXCEPTION_REPORTER_FILTER)()
         return not reporter_filter.hidden_settings.search("HTTP_AUTHORIZATION")
-    except Exception:  # not importable, or no pattern: Django reports that itself
+    except Exception:  # no filter, or no pattern: Django reports that itself
         return False
 
 
@@ -90,9 +99,8 @@ def token_cookies_shown() -> list[str]:
     names = token_cookie_names()
     if not names:
         return []
-    try:
-        reporter_filter = import_string(settings.DEFAULT_EXCEPTION_REPORTER_FILTER)()
-    except Exception:  # not importable: Django reports that itself, at the first error
+    reporter_filter = _project_filter()
+    if reporter_filter is None:
         return []
     probe = SimpleNamespace(COOKIES=dict.fromkeys(names, "token"))
     try:
