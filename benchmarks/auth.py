@@ -17,7 +17,7 @@ access token after its session was logged out. Then revoke-all at 10 / 1 000 /
 10 000 outstanding tokens, the queries of obtain and refresh beside
 simplejwt's, with ``--hit-rate`` the token-user cache hit rate against
 ``CACHE_MAX_STALENESS`` (benchmarks/hit_rate.py, a few minutes), and
-PASS/FAIL for each target (README, "Performance").
+PASS/FAIL for each target (docs/performance.md).
 """
 
 from __future__ import annotations

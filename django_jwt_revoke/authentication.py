@@ -17,7 +17,7 @@ from rest_framework import authentication
 from rest_framework.request import Request
 
 from . import cookies
-from .conf import jwt_revoke_settings
+from .conf import jwt_revoke_settings, per_settings
 from .exceptions import InvalidAuthorizationHeader, InvalidToken
 from .stores import get_store
 from .tokens import ACCESS, ValidatedToken, decode_token
@@ -25,18 +25,15 @@ from .tokens import ACCESS, ValidatedToken, decode_token
 # Where a refusal's description waits for ``authenticate_header`` (RFC 6750).
 _ERROR_ATTR = "_jwt_revoke_error"
 
-_header_types_cache: dict[int, frozenset[bytes]] = {}
 
+def remember_refusal(request: Any, error: Exception) -> None:
+    """Keep ``error`` for the challenge of this request's 401 (``authenticate_header``)."""
+    setattr(request, _ERROR_ATTR, error)
 
+@per_settings
 def _header_types() -> frozenset[bytes]:
-    """``AUTH_HEADER_TYPES`` as lower-case bytes, computed once per settings."""
-    gen = jwt_revoke_settings.generation
-    types = _header_types_cache.get(gen)
-    if types is None:
-        types = frozenset(t.encode().lower() for t in jwt_revoke_settings.AUTH_HEADER_TYPES)
-        _header_types_cache.clear()
-        _header_types_cache[gen] = types
-    return types
+    """``AUTH_HEADER_TYPES`` as lower-case bytes."""
+    return frozenset(t.encode().lower() for t in jwt_revoke_settings.AUTH_HEADER_TYPES)
 
 
 class JWTAuthentication(authentication.BaseAuthentication):
@@ -63,7 +60,7 @@ class JWTAuthentication(authentication.BaseAuthentication):
             token = decode_token(raw, token_type=ACCESS)
             user = self.get_user(token)
         except InvalidToken as exc:
-            setattr(request, _ERROR_ATTR, exc)
+            remember_refusal(request, exc)
             raise
         if by_cookie:
             # A cookie is sent by the browser whoever made the page: unsafe
@@ -86,7 +83,7 @@ class JWTAuthentication(authentication.BaseAuthentication):
             # The scheme without a token, or with more than one value: a
             # malformed request (RFC 6750 3.1), 400 invalid_request.
             header_error = InvalidAuthorizationHeader()
-            setattr(request, _ERROR_ATTR, header_error)
+            remember_refusal(request, header_error)
             header_error.auth_header = self.authenticate_header(request)
             raise header_error
         try:
@@ -95,7 +92,7 @@ class JWTAuthentication(authentication.BaseAuthentication):
             # One value, but not a token (RFC 6750 2.1 b64token): the token
             # is malformed, which is invalid_token (401), not the request.
             error = InvalidToken("token_invalid")
-            setattr(request, _ERROR_ATTR, error)
+            remember_refusal(request, error)
             raise error from None
 
     def get_user(self, token: ValidatedToken) -> Any:
@@ -114,7 +111,7 @@ class JWTAuthentication(authentication.BaseAuthentication):
         error = getattr(request, _ERROR_ATTR, None)
         if error is None:
             return f'{scheme} realm="{self.www_authenticate_realm}"'
-        description = error.description.replace("\\", "\\\\").replace('"', '\\"')
+        description = error.challenge.replace("\\", "\\\\").replace('"', '\\"')
         return (
             f'{scheme} realm="{self.www_authenticate_realm}", '
             f'error="{error.oauth_error}", error_description="{description}"'

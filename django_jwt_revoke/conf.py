@@ -9,12 +9,17 @@ never validates, so a misconfiguration cannot crash a request.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
+from django.apps import apps
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.db import router
+
+T = TypeVar("T")
 
 SETTINGS_NAME = "JWT_REVOKE"
 
@@ -48,7 +53,7 @@ DEFAULTS: dict[str, Any] = {
     # issued with the same key (no "sid" claim), so users stay signed in
     # through a switch. Off by default: on, any token signed with the key
     # that is shaped as simplejwt's authenticates, with no session recorded
-    # here. Turned on for the switch only (README, "Migrating from simplejwt").
+    # here. Turned on for the switch only (docs/migrating.md).
     "ACCEPT_SIMPLEJWT_TOKENS": False,
     # Tokens longer than this are refused before any decoding.
     "MAX_TOKEN_BYTES": 4096,
@@ -63,7 +68,34 @@ DEFAULTS: dict[str, Any] = {
     "AUTH_COOKIE_PATH": "/",
     # None: the path of the refresh endpoint, reversed from the URLconf.
     "REFRESH_COOKIE_PATH": None,
+    # Extending the login (docs/extending.md). Each is a dotted path, or the
+    # object itself. The serializer of token/ (a subclass of ours).
+    "TOKEN_OBTAIN_SERIALIZER": "django_jwt_revoke.serializers.TokenObtainSerializer",
+    # A callable (user) -> dict of claims added to every access token minted
+    # (login and refresh); None adds none.
+    "EXTRA_CLAIMS": None,
+    # A callable (user) -> bool: may this user log in (and refresh)?
+    "USER_AUTHENTICATION_RULE": "django_jwt_revoke.serializers.default_user_authentication_rule",
+    # True: a login sets the user's last_login, as django.contrib.auth.login does.
+    "UPDATE_LAST_LOGIN": False,
 }
+
+
+def normalise(name: str, value: Any) -> Any:
+    """The value the app reads for setting ``name`` given as ``value``.
+
+    A number of seconds for ``LEEWAY`` or ``CACHE_MAX_STALENESS`` reads as a
+    ``timedelta``, a bare string ``AUTH_HEADER_TYPES`` as a 1-tuple, and
+    ``SIGNING_KEY = None`` as ``settings.SECRET_KEY``; anything else as given.
+    Shared by ``JWTRevokeSettings`` and the checks, which judge the value read.
+    """
+    if name == "SIGNING_KEY" and value is None:
+        return settings.SECRET_KEY
+    if name in ("LEEWAY", "CACHE_MAX_STALENESS") and isinstance(value, (int, float)):
+        return timedelta(seconds=value)
+    if name == "AUTH_HEADER_TYPES" and isinstance(value, str):
+        return (value,)
+    return value
 
 
 class JWTRevokeSettings:
@@ -77,7 +109,7 @@ class JWTRevokeSettings:
     def __init__(self) -> None:
         self._cached: dict[str, Any] = {}
         # Bumped on every reload so that values derived from the settings
-        # elsewhere (prepared keys in tokens.py) know when to recompute.
+        # elsewhere (``per_settings``) know when to recompute.
         self.generation = 0
 
     @property
@@ -92,13 +124,7 @@ class JWTRevokeSettings:
             return self._cached[name]
         except KeyError:
             pass
-        value = self.user_settings.get(name, DEFAULTS[name])
-        if name == "SIGNING_KEY" and value is None:
-            value = settings.SECRET_KEY
-        elif name in ("LEEWAY", "CACHE_MAX_STALENESS") and isinstance(value, (int, float)):
-            value = timedelta(seconds=value)
-        elif name == "AUTH_HEADER_TYPES" and isinstance(value, str):
-            value = (value,)
+        value = normalise(name, self.user_settings.get(name, DEFAULTS[name]))
         self._cached[name] = value
         return value
 
@@ -116,13 +142,35 @@ class JWTRevokeSettings:
         if alias:
             return alias
         if model is None:
-            from .models import UserRevocation
-
-            model = UserRevocation
+            # By name, not by import: models.py imports this module.
+            model = apps.get_model("django_jwt_revoke", "UserRevocation")
         return router.db_for_write(model)
 
 
 jwt_revoke_settings = JWTRevokeSettings()
+
+
+def per_settings(build: Callable[[], T]) -> Callable[[], T]:
+    """``build()``, computed once per settings and again after they change.
+
+    For what is derived from the settings and read on every request
+    (prepared keys, verification rules, the revocation store): the first
+    call after a reload (``setting_changed``) rebuilds it. Holds one value.
+    """
+    kept: dict[int, T] = {}
+
+    @functools.wraps(build)
+    def current() -> T:
+        generation = jwt_revoke_settings.generation
+        try:
+            return kept[generation]
+        except KeyError:
+            value = build()
+            kept.clear()
+            kept[generation] = value
+            return value
+
+    return current
 
 
 def _reload(*, setting: str, **kwargs: Any) -> None:

@@ -1,12 +1,21 @@
 """What is stored: never a raw token, only identifiers and state.
 
-Revocation has three levels, each one write whatever the number of tokens:
+Revocation has four levels, each one write whatever the number of tokens:
 
 * one token: a ``BlacklistedToken`` row for its ``jti``;
 * one session (a login and every token rotated from it): ``TokenSession.revoked_at``;
 * every token of a user so far: ``UserRevocation.generation`` goes up by one;
   tokens carry the generation current when they were issued (claim ``gen``)
-  and a token whose generation is below the current one is revoked.
+  and a token whose generation is below the current one is revoked;
+* every token of everyone so far: ``GlobalRevocation.generation`` (claim ``epoch``).
+
+The queries that read these levels live here, on the models' querysets, and
+nowhere else: ``revocation_state()`` (a token's jti, user generation and
+epoch, as annotations), ``TokenSession.objects.live()`` /
+``TokenSession.is_live()`` (whether a session's tokens can still be used),
+``OutstandingToken.objects.with_state()`` and ``TokenSession.objects.with_state()``
+(the admin's state columns) and
+``current_generations()`` (what a new session's tokens carry).
 
 A generation number rather than an "issued before" timestamp: ``iat`` has
 whole seconds, so a cutoff would either kill a token issued just after the
@@ -18,12 +27,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import models, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Case, Exists, F, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Cast, Coalesce, Replace
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from .conf import jwt_revoke_settings
 
 # What no text column can hold: NUL (PostgreSQL refuses it in text, a
 # DataError) and lone surrogates (not UTF-8: every driver refuses to encode
@@ -69,8 +82,6 @@ class TokenType(models.TextChoices):
 class ExpiringQuerySet(models.QuerySet):
     def expired(self, leeway=None) -> ExpiringQuerySet:
         """Rows whose tokens can no longer be accepted, leeway included."""
-        from .conf import jwt_revoke_settings
-
         if leeway is None:
             leeway = jwt_revoke_settings.LEEWAY
         return self.filter(expires_at__lt=timezone.now() - leeway)
@@ -131,6 +142,72 @@ class ExpiringQuerySet(models.QuerySet):
                 progress(total)
 
 
+def _or_zero(expression: Any) -> Coalesce:
+    """A generation subquery as a number: 0 where no row was ever bumped."""
+    return Coalesce(expression, Value(0), output_field=models.BigIntegerField())
+
+
+class TokenSessionQuerySet(ExpiringQuerySet):
+    def live(self, user_key: str | None = None) -> TokenSessionQuerySet:
+        """Sessions whose tokens can still be used (``TokenSession.is_live`` in SQL).
+
+        Not revoked, not expired (leeway included, as verification allows),
+        and opened at or after their user's last "revoke every token" and the
+        last ``revoke_all_tokens``. ``user_key``: the sessions are all of the
+        user with that key (one subquery instead of one per session).
+        """
+        if user_key is None:
+            user_generation = UserRevocation.objects.of_user_at("user").values("generation")[:1]
+        else:
+            user_generation = UserRevocation.objects.of(user_key).values("generation")[:1]
+        return self.filter(
+            revoked_at__isnull=True,
+            expires_at__gt=purge_cutoff(),
+            generation__gte=_or_zero(Subquery(user_generation)),
+            epoch__gte=_or_zero(GlobalRevocation.objects.epoch()),
+        )
+
+    def with_state(self) -> TokenSessionQuerySet:
+        """Annotated with why each session is revoked and when it was last refreshed.
+
+        ``_jwtr_reason``: None while no level revokes it, else the reason of
+        the first that does: the session itself (its ``revoke_reason``), its
+        user's generation, the global one (that row's reason; "" if none was
+        given). ``_jwtr_last_refreshed``: when its newest refresh token was
+        issued. Subqueries: one query for the rows, whatever their number.
+        """
+        revocations = UserRevocation.objects.of_user_at("user")
+        everyone = GlobalRevocation.objects.current()
+        newest = OutstandingToken.objects.filter(session=OuterRef("pk")).order_by("-created_at")
+        return self.annotate(
+            _jwtr_user_generation=_or_zero(Subquery(revocations.values("generation")[:1])),
+            _jwtr_epoch=_or_zero(Subquery(everyone.values("generation")[:1])),
+            _jwtr_last_refreshed=Subquery(newest.values("created_at")[:1]),
+        ).annotate(
+            _jwtr_reason=Case(
+                When(revoked_at__isnull=False, then=F("revoke_reason")),
+                When(
+                    generation__lt=F("_jwtr_user_generation"),
+                    then=Coalesce(Subquery(revocations.values("reason")[:1]), Value("")),
+                ),
+                When(
+                    epoch__lt=F("_jwtr_epoch"),
+                    then=Coalesce(Subquery(everyone.values("reason")[:1]), Value("")),
+                ),
+                default=None,
+                output_field=models.CharField(),
+            )
+        )
+
+    def revoked(self) -> TokenSessionQuerySet:
+        """Not expired, and revoked at some level (needs ``with_state()``)."""
+        return self.filter(expires_at__gt=purge_cutoff(), _jwtr_reason__isnull=False)
+
+    def revoked_for(self, reason: str) -> TokenSessionQuerySet:
+        """Revoked at a level that gave ``reason``, expired or not (needs ``with_state()``)."""
+        return self.filter(_jwtr_reason=reason)
+
+
 class TokenSession(models.Model):
     """One login: shared by every token that descends from it through rotation."""
 
@@ -156,7 +233,7 @@ class TokenSession(models.Model):
         _("revocation reason"), max_length=32, choices=Reason.choices, blank=True, default=""
     )
 
-    objects = ExpiringQuerySet.as_manager()
+    objects = TokenSessionQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("token session")
@@ -165,6 +242,59 @@ class TokenSession(models.Model):
 
     def __str__(self) -> str:
         return f"session {self.sid}"
+
+    def is_live(self, generation: int, epoch: int) -> bool:
+        """Whether tokens of this session can still be used, given the current
+        generations of its user and of everyone (``objects.live()`` in Python;
+        expiry is the token's own check)."""
+        return self.revoked_at is None and self.generation >= generation and self.epoch >= epoch
+
+
+class OutstandingTokenQuerySet(ExpiringQuerySet):
+    def with_state(self) -> OutstandingTokenQuerySet:
+        """Annotated with what ``revoked()``, ``live()`` and ``revocation_reason()`` read.
+
+        ``_jwtr_jti_reason`` (why its jti was blacklisted, or None), the
+        current generation of its user and of everyone (0 when never bumped)
+        and the reasons given for those.
+        """
+        revocations = UserRevocation.objects.of_user_at("user")
+        everyone = GlobalRevocation.objects.current()
+        return self.annotate(
+            _jwtr_jti_reason=Subquery(
+                BlacklistedToken.objects.filter(jti=OuterRef("jti")).values("reason")[:1]
+            ),
+            _jwtr_user_generation=_or_zero(Subquery(revocations.values("generation")[:1])),
+            _jwtr_user_reason=Subquery(revocations.values("reason")[:1]),
+            _jwtr_epoch=_or_zero(Subquery(everyone.values("generation")[:1])),
+            _jwtr_epoch_reason=Subquery(everyone.values("reason")[:1]),
+        )
+
+    @staticmethod
+    def _revoked_q() -> Q:
+        return (
+            Q(_jwtr_jti_reason__isnull=False)
+            | Q(session__revoked_at__isnull=False)
+            | Q(session__generation__lt=F("_jwtr_user_generation"))
+            | Q(session__epoch__lt=F("_jwtr_epoch"))
+        )
+
+    def revoked(self) -> OutstandingTokenQuerySet:
+        """Not expired, and revoked at some level (needs ``with_state()``)."""
+        return self.filter(Q(expires_at__gte=purge_cutoff()) & self._revoked_q())
+
+    def live(self) -> OutstandingTokenQuerySet:
+        """Not expired and revoked at no level (needs ``with_state()``)."""
+        return self.filter(Q(expires_at__gte=purge_cutoff()) & ~self._revoked_q())
+
+    def revoked_for(self, reason: str) -> OutstandingTokenQuerySet:
+        """Revoked at a level that gave ``reason`` (needs ``with_state()``)."""
+        return self.filter(
+            Q(_jwtr_jti_reason=reason)
+            | Q(session__revoked_at__isnull=False, session__revoke_reason=reason)
+            | Q(_jwtr_user_reason=reason, session__generation__lt=F("_jwtr_user_generation"))
+            | Q(_jwtr_epoch_reason=reason, session__epoch__lt=F("_jwtr_epoch"))
+        )
 
 
 class OutstandingToken(models.Model):
@@ -193,7 +323,7 @@ class OutstandingToken(models.Model):
     # Set, exactly once, when the token is exchanged for a new pair.
     rotated_at = models.DateTimeField(_("rotated at"), null=True, blank=True)
 
-    objects = ExpiringQuerySet.as_manager()
+    objects = OutstandingTokenQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("outstanding token")
@@ -206,6 +336,26 @@ class OutstandingToken(models.Model):
     @property
     def sid(self) -> str:
         return self.session.sid
+
+    def revocation_reason(self) -> str | None:
+        """Why this token is revoked (its jti, its session, its user, everyone), or
+        None if it is not; read from a ``with_state()`` row (``revoked()`` in Python)."""
+        session = self.session
+        if self._jwtr_jti_reason:  # type: ignore[attr-defined]
+            return self._jwtr_jti_reason  # type: ignore[attr-defined]
+        if session.revoked_at is not None:
+            return session.revoke_reason
+        if session.generation < self._jwtr_user_generation:  # type: ignore[attr-defined]
+            return self._jwtr_user_reason or ""  # type: ignore[attr-defined]
+        if session.epoch < self._jwtr_epoch:  # type: ignore[attr-defined]
+            return self._jwtr_epoch_reason or ""  # type: ignore[attr-defined]
+        return None
+
+
+class BlacklistedTokenQuerySet(ExpiringQuerySet):
+    def revokes(self, jti: Any) -> Exists:
+        """Whether ``jti`` (a value or an expression) is revoked, as a subquery."""
+        return Exists(self.filter(jti=jti))
 
 
 class BlacklistedToken(models.Model):
@@ -227,7 +377,7 @@ class BlacklistedToken(models.Model):
     # The token's own expiry: the row is useless (and purged) after it.
     expires_at = models.DateTimeField(_("expires at"), db_index=True)
 
-    objects = ExpiringQuerySet.as_manager()
+    objects = BlacklistedTokenQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("blacklisted token")
@@ -238,7 +388,69 @@ class BlacklistedToken(models.Model):
         return f"revoked {self.token_type} token {self.jti}"
 
 
-class UserRevocation(models.Model):
+class UserRevocationQuerySet(models.QuerySet):
+    def of(self, user_key: Any) -> UserRevocationQuerySet:
+        """The row of the user with ``user_key`` (its canonical id as text)."""
+        return self.filter(user_key=user_key)
+
+    def of_each(self, user_keys: Any) -> UserRevocationQuerySet:
+        """The rows of the users with any of ``user_keys`` (an iterable of ``of()`` keys)."""
+        return self.filter(user_key__in=user_keys)
+
+    def of_user_at(self, user_path: str) -> UserRevocationQuerySet:
+        """The row of the user at ``user_path`` of the outer query (a foreign key name).
+
+        Rows are keyed by the user id claim as text; the outer value is cast
+        to text the same way. A UUID is compared without hyphens, since
+        databases without a uuid type store it as 32 hex digits.
+        """
+        from django.contrib.auth import get_user_model
+
+        field = get_user_model()._meta.get_field(jwt_revoke_settings.USER_ID_FIELD)
+        assert isinstance(field, models.Field)  # a concrete column (checked by E010)
+        ref = OuterRef(f"{user_path}_id" if field.primary_key else f"{user_path}__{field.attname}")
+        key = Cast(ref, output_field=models.CharField())
+        if field.get_internal_type() == "UUIDField":
+            return self.annotate(_jwtr_key=Replace("user_key", Value("-"), Value(""))).filter(
+                _jwtr_key=Replace(key, Value("-"), Value(""))
+            )
+        return self.filter(user_key=key)
+
+    def of_users(self, users: models.QuerySet) -> UserRevocationQuerySet:
+        """The rows of the users in ``users`` (a user queryset), in one query.
+
+        Compared as ``of_user_at`` compares: the user id as text, a UUID
+        without hyphens.
+        """
+        from django.contrib.auth import get_user_model
+
+        field = get_user_model()._meta.get_field(jwt_revoke_settings.USER_ID_FIELD)
+        assert isinstance(field, models.Field)  # a concrete column (checked by E010)
+        keys = users.annotate(_jwtr_key=Cast(field.attname, output_field=models.CharField()))
+        if field.get_internal_type() == "UUIDField":
+            bare = keys.annotate(_jwtr_bare=Replace("_jwtr_key", Value("-"), Value("")))
+            return self.annotate(_jwtr_key=Replace("user_key", Value("-"), Value(""))).filter(
+                _jwtr_key__in=bare.values("_jwtr_bare")
+            )
+        return self.filter(user_key__in=keys.values("_jwtr_key"))
+
+    def generation(self, user_key: Any) -> Subquery:
+        """The current generation of the user with ``user_key``; NULL if never bumped."""
+        return Subquery(self.of(user_key).values("generation")[:1])
+
+
+class Generation(models.Model):
+    """A revocation generation: bumped by one to revoke every token carrying it."""
+
+    generation = models.PositiveBigIntegerField(_("generation"), default=0)
+    revoked_at = models.DateTimeField(_("last revoked at"), null=True, blank=True)
+    reason = models.CharField(_("reason"), max_length=32, choices=Reason.choices, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class UserRevocation(Generation):
     """A user's revocation generation, keyed by the token's user id claim.
 
     Keyed by value rather than by foreign key on purpose: the row outlives the
@@ -247,9 +459,8 @@ class UserRevocation(models.Model):
     """
 
     user_key = models.CharField(_("user id claim"), max_length=255, unique=True)
-    generation = models.PositiveBigIntegerField(_("generation"), default=0)
-    revoked_at = models.DateTimeField(_("last revoked at"), null=True, blank=True)
-    reason = models.CharField(_("reason"), max_length=32, choices=Reason.choices, blank=True)
+
+    objects = UserRevocationQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("user revocation")
@@ -265,14 +476,22 @@ PURGE_ORDER = (OutstandingToken, TokenSession, BlacklistedToken)
 
 def purge_cutoff(leeway=None) -> datetime:
     """Tokens that expired before this instant can no longer be accepted."""
-    from .conf import jwt_revoke_settings
-
     if leeway is None:
         leeway = jwt_revoke_settings.LEEWAY
     return timezone.now() - leeway
 
 
-class GlobalRevocation(models.Model):
+class GlobalRevocationQuerySet(models.QuerySet):
+    def current(self) -> GlobalRevocationQuerySet:
+        """The one row (absent until the first ``revoke_all_tokens``)."""
+        return self.filter(pk=GlobalRevocation.SINGLETON_PK)
+
+    def epoch(self) -> Subquery:
+        """The current global generation as a subquery; NULL if never bumped."""
+        return Subquery(self.current().values("generation")[:1])
+
+
+class GlobalRevocation(Generation):
     """Incident response: every token issued before the last bump is revoked.
 
     One row (pk 1). Tokens carry the global generation current when they were
@@ -282,9 +501,7 @@ class GlobalRevocation(models.Model):
 
     SINGLETON_PK = 1
 
-    generation = models.PositiveBigIntegerField(_("generation"), default=0)
-    revoked_at = models.DateTimeField(_("last revoked at"), null=True, blank=True)
-    reason = models.CharField(_("reason"), max_length=32, choices=Reason.choices, blank=True)
+    objects = GlobalRevocationQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("global revocation")
@@ -292,3 +509,46 @@ class GlobalRevocation(models.Model):
 
     def __str__(self) -> str:
         return f"global generation {self.generation}"
+
+
+def revocation_state(*, jti: Any, user_key: Any) -> dict[str, Any]:
+    """The annotations that read a token's state beside its session or user row.
+
+    ``_jwtr_jti_revoked`` (its jti is blacklisted), ``_jwtr_generation`` (its
+    user's current generation) and ``_jwtr_epoch`` (the global one), the last
+    two NULL where never bumped. A token is revoked when its jti is, or when
+    it carries a generation (or epoch) below the current one
+    (``stores.TokenState.revokes``), or when its session is not live.
+    """
+    return {
+        "_jwtr_jti_revoked": BlacklistedToken.objects.revokes(jti),
+        "_jwtr_generation": UserRevocation.objects.generation(user_key),
+        "_jwtr_epoch": GlobalRevocation.objects.epoch(),
+    }
+
+
+def users_with_id(user_id: Any, using: str) -> models.QuerySet:
+    """The user whose ``USER_ID_FIELD`` is ``user_id`` (a token's canonical claim)."""
+    from django.contrib.auth import get_user_model
+
+    manager = get_user_model()._default_manager.db_manager(using)
+    return manager.filter(**{jwt_revoke_settings.USER_ID_FIELD: user_id})
+
+
+def current_generations(user_key: str | None, using: str) -> tuple[int, int]:
+    """The generation of the user with ``user_key`` and the global one, now (one query).
+
+    ``user_key`` None: no user (its generation is 0), the global one alone.
+    """
+    everyone = GlobalRevocation.objects.using(using).current()
+    if user_key is None:
+        return 0, everyone.values_list("generation", flat=True).first() or 0
+    found = (
+        everyone.annotate(_jwtr_generation=UserRevocation.objects.generation(user_key))
+        .values_list("_jwtr_generation", "generation")
+        .first()
+    )
+    if found is None:  # no global row (a flushed database): the epoch is 0
+        mine = UserRevocation.objects.using(using).of(user_key)
+        return mine.values_list("generation", flat=True).first() or 0, 0
+    return found[0] or 0, found[1]

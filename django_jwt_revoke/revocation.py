@@ -1,7 +1,10 @@
-"""Every operation that changes revocation state lives here.
+"""Every operation that changes token state lives here.
 
-Views, the admin, signal receivers and management commands call these
-functions and nothing else writes revocation state. Each operation is a
+Opening a session (a login: ``open_session``, public as
+``tokens.issue_token_pair``), rotating a refresh token, and revoking one
+token, one session, one user's tokens or everyone's. Views, the admin,
+signal receivers and management commands call these functions and nothing
+else writes token state; the queries they run are the models' (``models.py``). Each operation is a
 constant number of writes whatever the number of tokens involved, and each is
 idempotent: revoking twice changes nothing the second time and sends no
 second signal.
@@ -12,14 +15,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_ipv46_address
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, Subquery
+from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
+from .claims import LEGACY_SID_PREFIX, REFRESH, ValidatedToken, expiry, legacy_sid, new_id, user_key
 from .conf import jwt_revoke_settings
 from .exceptions import InvalidToken
 from .models import (
@@ -29,7 +35,11 @@ from .models import (
     Reason,
     TokenSession,
     UserRevocation,
+    current_generations,
     is_storable,
+    revocation_state,
+    storable,
+    users_with_id,
 )
 from .signals import (
     all_tokens_revoked,
@@ -37,26 +47,15 @@ from .signals import (
     token_revoked,
     user_tokens_revoked,
 )
-from .stores import Fact, get_store
-from .tokens import (
-    LEGACY_SID_PREFIX,
-    REFRESH,
-    TokenPair,
-    ValidatedToken,
-    client_metadata,
-    current_generations,
-    decode_token,
-    legacy_sid,
-    mint_access,
-    mint_pair,
-    user_key,
-)
+from .stores import Fact, TokenState, get_store
+from .tokens import TokenPair, decode_token, mint_access, mint_refresh
 
 __all__ = [
     "active_token",
     "is_token_revoked",
     "live_sessions",
     "logout",
+    "open_session",
     "revoke_all_tokens",
     "revoke_session",
     "revoke_token",
@@ -138,17 +137,6 @@ def session_facts(sessions: Any) -> list[Fact]:
     ]
 
 
-def _claimed_user(token: ValidatedToken, using: str) -> Any:
-    """The user a token's user id claim names (legacy tokens have no session to ask)."""
-    from django.contrib.auth import get_user_model
-
-    return (
-        get_user_model()
-        ._default_manager.db_manager(using)
-        .filter(**{jwt_revoke_settings.USER_ID_FIELD: token.user_id})
-    )
-
-
 def revoke_session(sid: str, reason: str = Reason.LOGOUT) -> bool:
     """Revoke every token of one login: its access tokens and its refresh tokens.
 
@@ -214,7 +202,7 @@ def revoke_token(token: str | ValidatedToken, reason: str = Reason.LOGOUT) -> bo
     with transaction.atomic(using=using):
         if token.legacy:
             sid = legacy_sid(token.jti) if refresh else None
-            user_pk = _claimed_user(token, using).values_list("pk", flat=True).first()
+            user_pk = users_with_id(token.user_id, using).values_list("pk", flat=True).first()
             if sid is not None and user_pk is not None:
                 now = timezone.now()
                 TokenSession.objects.using(using).bulk_create(
@@ -318,6 +306,115 @@ def revoke_all_tokens(reason: str = Reason.INCIDENT) -> int:
     return epoch
 
 
+# -- opening a session (a login) -------------------------------------------------
+
+
+class Generations(NamedTuple):
+    """The revocation generations a new session's tokens carry.
+
+    Read *before* the check that justifies issuing them (the password check
+    of a login), so that a revocation committing during that check (a
+    password change, a deactivation, a logout-all, ``revoke_all_tokens``)
+    kills the tokens of the login it raced (docs/consistency.md, P2).
+    """
+
+    user_key: str | None  # whose generation was read; None: no user was found
+    generation: int
+    epoch: int
+
+
+def read_generations(user: Any = None) -> Generations:
+    """The current generations of ``user`` (None: the global one alone)."""
+    key = None if user is None else user_key(user)
+    generation, epoch = current_generations(key, _alias())
+    return Generations(key, generation, epoch)
+
+
+def client_metadata(request: HttpRequest | None) -> dict[str, Any]:
+    """The user agent and IP address recorded with a session, when a request is given.
+
+    The IP is ``REMOTE_ADDR``: behind a proxy, have the proxy (or a middleware
+    you trust) set it; a client-supplied ``X-Forwarded-For`` is not trusted.
+    The user agent is the client's to write: what no database text column
+    can hold (a NUL) is replaced by U+FFFD, so that it cannot fail the login.
+    """
+    if request is None:
+        return {"user_agent": "", "ip": None}
+    meta = getattr(request, "META", {})
+    ip = meta.get("REMOTE_ADDR") or None
+    if ip is not None:
+        try:
+            validate_ipv46_address(ip)
+        except ValidationError:
+            ip = None
+    return {"user_agent": storable(str(meta.get("HTTP_USER_AGENT", "")))[:256], "ip": ip}
+
+
+def mint_pair(
+    user: Any,
+    session: TokenSession,
+    *,
+    now: datetime,
+    using: str,
+    request: HttpRequest | None = None,
+) -> TokenPair:
+    """Sign an access and a refresh token for ``session`` and record the refresh one."""
+    jti, refresh = mint_refresh(user, session, now=now)
+    refresh_expires = expiry(now, jwt_revoke_settings.REFRESH_TOKEN_LIFETIME)
+    OutstandingToken.objects.using(using).create(
+        jti=jti,
+        user=user,
+        session=session,
+        created_at=now,
+        expires_at=refresh_expires,
+        **client_metadata(request),
+    )
+    if session.expires_at != refresh_expires:
+        # A rotation: the session now lives as long as its newest refresh token.
+        session.expires_at = refresh_expires
+        TokenSession.objects.using(using).filter(pk=session.pk).update(expires_at=refresh_expires)
+    return TokenPair(access=mint_access(user, session, now=now), refresh=refresh, sid=session.sid)
+
+
+def open_session(
+    user: Any, request: HttpRequest | None = None, *, generations: Generations | None = None
+) -> TokenPair:
+    """Open a new session for ``user`` (a login) and return its first token pair.
+
+    Records the session (with the client's user agent and IP when ``request``
+    is given) and the refresh token's ``jti``; never the tokens themselves.
+
+    ``generations``: what ``read_generations(user)`` answered *before* you
+    checked the user's credentials. Then a password change, deactivation or
+    logout-all that commits while the check runs kills this pair too. Left
+    out, they are read now: right when nothing was checked (an admin signing
+    a user in, a test). Generations read for another user are not used.
+    """
+    using = _alias()
+    now = timezone.now()
+    key = user_key(user)
+    with transaction.atomic(using=using):
+        if generations is not None and generations.user_key == key:
+            generation, epoch = generations.generation, generations.epoch
+        else:
+            generation, epoch = current_generations(key, using)
+            if generations is not None:
+                epoch = min(epoch, generations.epoch)
+        session = TokenSession.objects.using(using).create(
+            sid=new_id(),
+            user=user,
+            generation=generation,
+            epoch=epoch,
+            created_at=now,
+            expires_at=expiry(now, jwt_revoke_settings.REFRESH_TOKEN_LIFETIME),
+            **client_metadata(request),
+        )
+        return mint_pair(user, session, now=now, using=using, request=request)
+
+
+# -- rotating a refresh token -----------------------------------------------------
+
+
 def _reuse_detected(
     token: ValidatedToken, session: TokenSession, request: HttpRequest | None
 ) -> None:
@@ -373,30 +470,17 @@ def rotate_refresh_token(raw: str, request: HttpRequest | None = None) -> TokenP
         TokenSession.objects.using(using)
         .select_related("user")
         .filter(sid=sid)
-        .annotate(
-            _jwtr_generation=Subquery(
-                UserRevocation.objects.filter(user_key=token.user_key).values("generation")[:1]
-            ),
-            _jwtr_epoch=Subquery(
-                GlobalRevocation.objects.filter(pk=GlobalRevocation.SINGLETON_PK).values(
-                    "generation"
-                )[:1]
-            ),
-            _jwtr_jti_revoked=Exists(BlacklistedToken.objects.filter(jti=token.jti)),
-        )
+        .annotate(**revocation_state(jti=token.jti, user_key=token.user_key))
         .first()
     )
     if session is None or user_key(session.user) != token.user_key:
         raise InvalidToken("token_revoked")
     generation = session._jwtr_generation or 0
     epoch = session._jwtr_epoch or 0
-    if (
-        session.revoked_at is not None
-        or token.generation < generation
-        or session.generation < generation
-        or token.epoch < epoch
-        or session.epoch < epoch
-    ):
+    # The jti is left to the compare-and-swap below: a blacklisted one was
+    # retired by an earlier rotation, which makes this call a reuse.
+    state = TokenState(session.is_live(generation, epoch), False, generation, epoch)
+    if state.revokes(token):
         raise InvalidToken("token_revoked")
     if not session.user.is_active:
         raise InvalidToken("user_inactive")
@@ -406,8 +490,6 @@ def rotate_refresh_token(raw: str, request: HttpRequest | None = None) -> TokenP
         if session._jwtr_jti_revoked:
             raise InvalidToken("token_revoked")
         return TokenPair(access=mint_access(user, session, now=now), refresh=raw, sid=session.sid)
-    # A blacklisted jti here was retired by an earlier rotation: the
-    # compare-and-swap below finds it rotated and treats it as a reuse.
     with transaction.atomic(using=using):
         won = (
             OutstandingToken.objects.using(using)
@@ -442,7 +524,7 @@ def _adopt_legacy(token: ValidatedToken, using: str, request: HttpRequest | None
     )
     if found is not None:
         return found
-    user = _claimed_user(token, using).first()
+    user = users_with_id(token.user_id, using).first()
     if user is None:
         raise InvalidToken("token_revoked")
     generation, epoch = current_generations(user_key(user), using)
@@ -525,16 +607,7 @@ def live_sessions(user: Any) -> Any:
     Live: not revoked, not expired (leeway included, as verification allows),
     and opened at or after the user's last "revoke every token".
     """
-    using = _alias()
-    now = timezone.now()
-    generation, epoch = current_generations(user_key(user), using)
-    return TokenSession.objects.using(using).filter(
-        user=user,
-        revoked_at__isnull=True,
-        expires_at__gt=now - jwt_revoke_settings.LEEWAY,
-        generation__gte=generation,
-        epoch__gte=epoch,
-    )
+    return TokenSession.objects.using(_alias()).filter(user=user).live(user_key(user))
 
 
 def revoke_user_session(user: Any, sid: str, reason: str = Reason.LOGOUT) -> bool:
@@ -564,20 +637,13 @@ def active_token(raw: Any) -> tuple[ValidatedToken, Any] | None:
     exists and is active. Either token type. State is read as authentication
     reads it.
     """
-    from django.contrib.auth import get_user_model
-
     try:
         token = decode_token(raw, token_type=None)
     except InvalidToken:
         return None
     if is_token_revoked(token):
         return None
-    User = get_user_model()
-    user = (
-        User._default_manager.db_manager(_alias())
-        .filter(**{jwt_revoke_settings.USER_ID_FIELD: token.user_id})
-        .first()
-    )
+    user = users_with_id(token.user_id, _alias()).first()
     if user is None or not getattr(user, "is_active", True):
         return None
     return token, user

@@ -6,7 +6,7 @@ tokens stay valid here after the switch (``ACCEPT_SIMPLEJWT_TOKENS``), so
 what it revoked must be revoked here too: ``import_blacklist`` copies both
 tables (jti, user, expiry; never the raw ``token`` column, which is not even
 read) into our models. Each imported refresh token gets the session its
-first refresh would have given it (``tokens.legacy_sid``), so import and
+first refresh would have given it (``claims.legacy_sid``), so import and
 refresh agree whichever runs first, and running the import again adds
 nothing.
 
@@ -19,26 +19,27 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.apps import apps
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
+from .claims import legacy_sid
 from .conf import jwt_revoke_settings
 from .models import (
     BlacklistedToken,
-    GlobalRevocation,
     OutstandingToken,
     Reason,
     TokenSession,
     TokenType,
     UserRevocation,
+    current_generations,
     purge_cutoff,
 )
 from .revocation import announce, session_facts
-from .tokens import legacy_sid
 
 SIMPLEJWT_BLACKLIST_APP = "rest_framework_simplejwt.token_blacklist"
 
@@ -102,12 +103,7 @@ def import_blacklist(
     using = jwt_revoke_settings.database_alias(TokenSession)
     cutoff = purge_cutoff()
     counts = ImportCounts()
-    epoch = (
-        GlobalRevocation.objects.using(using)
-        .filter(pk=GlobalRevocation.SINGLETON_PK)
-        .values_list("generation", flat=True)
-        .first()
-    ) or 0
+    _no_user, epoch = current_generations(None, using)
     outstanding = sj_outstanding._default_manager.filter(expires_at__gte=cutoff, user__isnull=False)
     fields = ("jti", "user_id", "created_at", "expires_at")
     for rows in _batches(outstanding, fields, batch_size):
@@ -125,28 +121,40 @@ def import_blacklist(
     return counts
 
 
-def _import_outstanding(rows: list[tuple], using: str, epoch: int, dry_run: bool) -> int:
-    jtis = [jti for _pk, jti, *_rest in rows]
+def _not_imported(rows: list[tuple], model: type[models.Model], using: str) -> list[tuple]:
+    """The ``rows`` (``pk, jti, ...``) whose jti ``model`` has no row for yet."""
+    jtis = [row[1] for row in rows]
     known = set(
-        OutstandingToken.objects.using(using).filter(jti__in=jtis).values_list("jti", flat=True)
+        model._default_manager.using(using).filter(jti__in=jtis).values_list("jti", flat=True)
     )
-    new = [row for row in rows if row[1] not in known]
-    if not new:
-        return 0
-    User = get_user_model()
-    # The user's revocation state is keyed by its id claim, not its primary key.
-    claims = dict(
-        User._default_manager.db_manager(using)
-        .filter(pk__in={user_pk for _pk, _jti, user_pk, *_rest in new})
+    return [row for row in rows if row[1] not in known]
+
+
+def _user_keys(rows: list[tuple], using: str) -> dict[Any, str]:
+    """The user id claim (as text) of each existing user of ``rows`` (``pk, jti, user_pk, ...``).
+
+    The user's revocation state is keyed by its id claim, not its primary key.
+    """
+    claims = (
+        get_user_model()
+        ._default_manager.db_manager(using)
+        .filter(pk__in={row[2] for row in rows})
         .values_list("pk", jwt_revoke_settings.USER_ID_FIELD)
     )
-    new = [row for row in new if row[2] in claims]
+    return {pk: str(value) for pk, value in claims}
+
+
+def _import_outstanding(rows: list[tuple], using: str, epoch: int, dry_run: bool) -> int:
+    new = _not_imported(rows, OutstandingToken, using)
+    if not new:
+        return 0
+    keys = _user_keys(new, using)
+    new = [row for row in new if row[2] in keys]
     if dry_run or not new:
         return len(new)
-    keys = {pk: str(value) for pk, value in claims.items()}
     generations = dict(
         UserRevocation.objects.using(using)
-        .filter(user_key__in=set(keys.values()))
+        .of_each(set(keys.values()))
         .values_list("user_key", "generation")
     )
     now = timezone.now()
@@ -165,33 +173,34 @@ def _import_outstanding(rows: list[tuple], using: str, epoch: int, dry_run: bool
             ],
             ignore_conflicts=True,
         )
-        sessions = dict(
-            TokenSession.objects.using(using)
-            .filter(sid__in=[legacy_sid(row[1]) for row in new])
-            .values_list("sid", "pk")
-        )
-        OutstandingToken.objects.using(using).bulk_create(
-            [
-                OutstandingToken(
-                    jti=jti,
-                    user_id=user_pk,
-                    session_id=sessions[legacy_sid(jti)],
-                    created_at=created_at or now,
-                    expires_at=expires_at,
-                )
-                for _pk, jti, user_pk, created_at, expires_at in new
-            ],
-            ignore_conflicts=True,
-        )
+        _create_outstanding(new, using, now)
     return len(new)
 
 
-def _import_blacklisted(rows: list[tuple], using: str, dry_run: bool) -> tuple[int, int]:
-    jtis = [jti for _pk, jti, *_rest in rows]
-    known = set(
-        BlacklistedToken.objects.using(using).filter(jti__in=jtis).values_list("jti", flat=True)
+def _create_outstanding(rows: list[tuple], using: str, now: datetime) -> None:
+    """An ``OutstandingToken`` for each of ``rows``, in the session just created for it."""
+    sessions = dict(
+        TokenSession.objects.using(using)
+        .filter(sid__in=[legacy_sid(row[1]) for row in rows])
+        .values_list("sid", "pk")
     )
-    new = [row for row in rows if row[1] not in known]
+    OutstandingToken.objects.using(using).bulk_create(
+        [
+            OutstandingToken(
+                jti=jti,
+                user_id=user_pk,
+                session_id=sessions[legacy_sid(jti)],
+                created_at=created_at or now,
+                expires_at=expires_at,
+            )
+            for _pk, jti, user_pk, created_at, expires_at in rows
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def _import_blacklisted(rows: list[tuple], using: str, dry_run: bool) -> tuple[int, int]:
+    new = _not_imported(rows, BlacklistedToken, using)
     # Tokens with a user have a session once their outstanding row is imported.
     sids = [legacy_sid(jti) for _pk, jti, user_pk, *_rest in rows if user_pk is not None]
     sessions = TokenSession.objects.using(using).filter(sid__in=sids)
@@ -215,15 +224,19 @@ def _import_blacklisted(rows: list[tuple], using: str, dry_run: bool) -> tuple[i
             ],
             ignore_conflicts=True,
         )
-        live = list(
-            sessions.filter(revoked_at__isnull=True)
-            .select_for_update()
-            .values_list("sid", flat=True)
-        )
-        revoked = (
-            TokenSession.objects.using(using)
-            .filter(sid__in=live, revoked_at__isnull=True)
-            .update(revoked_at=now, revoke_reason=Reason.REVOKED)
-        )
-        announce(session_facts(TokenSession.objects.using(using).filter(sid__in=live)), using)
+        revoked = _revoke_sessions(sessions, using, now)
     return len(new), revoked
+
+
+def _revoke_sessions(sessions: models.QuerySet[TokenSession], using: str, now: datetime) -> int:
+    """Revoke those of ``sessions`` not revoked yet and tell the store; return how many."""
+    live = list(
+        sessions.filter(revoked_at__isnull=True).select_for_update().values_list("sid", flat=True)
+    )
+    revoked = (
+        TokenSession.objects.using(using)
+        .filter(sid__in=live, revoked_at__isnull=True)
+        .update(revoked_at=now, revoke_reason=Reason.REVOKED)
+    )
+    announce(session_facts(TokenSession.objects.using(using).filter(sid__in=live)), using)
+    return revoked

@@ -18,13 +18,16 @@ from django_jwt_revoke.models import TokenSession
 from django_jwt_revoke.signals import revocation_cache_write_failed
 from django_jwt_revoke.stores import TokenState, get_store
 from django_jwt_revoke.stores.cache import CacheStore, token_keys
-from django_jwt_revoke.stores.database import DatabaseStore, PreparedQuery
+from django_jwt_revoke.stores.database import DatabaseStore
+from django_jwt_revoke.stores.internals import PreparedQuery
 from django_jwt_revoke.stores.redis import RedisStore
 from django_jwt_revoke.tokens import ValidatedToken, decode_token, issue_token_pair
+from tests.factories import unused_id
 from tests.legacy import legacy_token
 from tests.redis_server import cache_config
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# revocations reach the cache on commit: on_commit_hooks runs them in the test transaction
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("on_commit_hooks")]
 
 UNREACHABLE = {"BACKEND": "tests.testapp.broken_cache.UnreachableCache"}
 REDIS_NOWHERE = {
@@ -491,11 +494,11 @@ def test_local_memory_reader_reads_as_the_backend_does(settings):
     import time_machine
     from django.core.cache import caches
 
-    from django_jwt_revoke.stores.cache import _locmem_get_many
+    from django_jwt_revoke.stores.internals import locmem_get_many
 
     settings.CACHES = {**settings.CACHES, "mem": {**LOCMEM, "LOCATION": "t"}}
     cache = caches["mem"]
-    get_many = _locmem_get_many(cache)
+    get_many = locmem_get_many(cache)
     assert get_many is not None
     cache.set("jwt_revoke:a", 1, 10)
     cache.set("jwt_revoke:b", 0, 100)
@@ -506,11 +509,11 @@ def test_local_memory_reader_reads_as_the_backend_does(settings):
     with time_machine.travel(time.time() + 50):
         later = {"jwt_revoke:b": 0, "jwt_revoke:c": {"x": 2}}
         assert get_many(keys) == cache.get_many(keys) == later
-    assert _locmem_get_many(caches["default"]) is not None
-    assert _locmem_get_many(object()) is None
+    assert locmem_get_many(caches["default"]) is not None
+    assert locmem_get_many(object()) is None
 
 
-# -- the compiled queries (state.PreparedQuery) ---------------------------------------
+# -- the compiled queries (stores.internals.PreparedQuery) ---------------------------------------
 
 
 def assert_compiled(store, names):
@@ -579,18 +582,61 @@ def test_compiled_once_per_settings(store, pair, settings, django_assert_num_que
 
 
 def test_query_that_cannot_be_compiled_ahead_runs_through_the_orm(store, pair, monkeypatch):
-    from django_jwt_revoke.stores import database as state_module
+    from django_jwt_revoke.stores import internals as compiled
 
     def refuse(*args, **kwargs):
-        raise state_module.CannotPrepare("test")
+        raise compiled.CannotPrepare("test")
 
-    monkeypatch.setattr(state_module, "PreparedQuery", refuse)
+    monkeypatch.setattr(compiled, "PreparedQuery", refuse)
     token = decode_token(pair.access)
     assert store.user_and_state(token)[0].pk == token.user_id
     assert not store.token_state(token).revokes(token)
     assert store.database._compiled == {"user": None, "state": None}
     revocation.revoke_session(pair.sid)
     assert store.user_and_state(token)[1].revokes(token)
+
+
+def test_compiled_query_failing_unexpectedly_gives_way_to_the_orm(store, pair, monkeypatch, caplog):
+    """A Django whose compiler internals changed: the answers stay right, only slower."""
+    from django_jwt_revoke.stores import internals
+
+    token = decode_token(pair.access)
+    store.user_and_state(token)
+    store.database.token_state(token)  # both compiled
+    assert_compiled(store, {"user", "state"})
+
+    def changed_internals(self, row, connection):
+        raise IndexError("a row shaped otherwise")
+
+    monkeypatch.setattr(internals.PreparedQuery, "_converted", changed_internals)
+    with caplog.at_level(logging.WARNING, logger="django_jwt_revoke.stores"):
+        user, state = store.user_and_state(token)
+        assert user.pk == pair_user_pk(pair) and not state.revokes(token)
+        revocation.revoke_session(pair.sid)
+        assert store.user_and_state(token)[1].revokes(token)
+        assert store.database.token_state(token).revokes(token)
+    assert store.database._compiled == {"user": None, "state": None}  # retired for good
+    assert "failed; the ORM runs it" in caplog.text
+
+
+def test_compiling_failing_unexpectedly_gives_way_to_the_orm(store, pair, monkeypatch, caplog):
+    from django_jwt_revoke.stores import internals
+
+    def changed_compiler(*args, **kwargs):
+        raise AttributeError("'SQLCompiler' object has no attribute 'col_count'")
+
+    monkeypatch.setattr(internals, "PreparedQuery", changed_compiler)
+    token = decode_token(pair.access)
+    with caplog.at_level(logging.WARNING, logger="django_jwt_revoke.stores"):
+        assert not store.user_and_state(token)[1].revokes(token)
+    assert store.database._compiled == {"user": None}
+    assert "compiling it ahead failed" in caplog.text
+    revocation.revoke_session(pair.sid)
+    assert store.user_and_state(token)[1].revokes(token)
+
+
+def pair_user_pk(pair):
+    return TokenSession.objects.get(sid=pair.sid).user_id
 
 
 def test_compiled_query_with_database_down_refuses(store, pair):
@@ -604,9 +650,10 @@ def test_compiled_query_with_database_down_refuses(store, pair):
 
 def test_user_id_beyond_its_column_is_no_user(store, pair):
     """A signed id no column can hold finds no user (never a database error, 503)."""
-    from django_jwt_revoke.tokens import ValidatedToken, _is_int_field, _user_id_field
+    from django_jwt_revoke.claims import is_int_field, user_id_field
+    from django_jwt_revoke.tokens import ValidatedToken
 
-    if not _is_int_field(_user_id_field()):
+    if not is_int_field(user_id_field()):
         pytest.skip("the active user model's id is not an integer")
 
     token = decode_token(pair.access)
@@ -643,7 +690,7 @@ def test_legacy_token_state_at_every_level(store, user, other_user):
 
 @pytest.mark.usefixtures("accept_legacy")
 def test_legacy_token_of_a_missing_user_is_refused_and_never_cached(store, user, settings):
-    raw = legacy_token(user, user_id=str(user.pk + 1000))
+    raw = legacy_token(user, user_id=str(unused_id()))
     for _ in range(2):  # the second read must not be answered by what the first cached
         state, token = state_of(store, raw)
         assert not state.session_live and state.revokes(token)
@@ -654,7 +701,7 @@ def test_legacy_token_of_a_missing_user_is_refused_and_never_cached(store, user,
 def test_compiled_legacy_queries_answer_as_the_orm_does(store, user, other_user):
     orm = _orm_only(store)
     tokens = [legacy_token(user), legacy_token(user, "refresh"), legacy_token(other_user)]
-    ghost = legacy_token(user, user_id=str(user.pk + 1000))
+    ghost = legacy_token(user, user_id=str(unused_id()))
 
     def same_answers():
         for raw in [*tokens, ghost]:

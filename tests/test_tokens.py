@@ -2,13 +2,14 @@ from datetime import timedelta
 
 import jwt
 import pytest
+from django.contrib.auth import get_user_model
 from django.test import override_settings
 from django.utils import timezone
 
 from django_jwt_revoke.exceptions import InvalidToken
 from django_jwt_revoke.models import OutstandingToken, TokenSession
 from django_jwt_revoke.tokens import ACCESS, REFRESH, decode_token, issue_token_pair
-from tests.factories import UserFactory
+from tests.factories import UserFactory, json_id
 from tests.keys import pem_pair
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +25,7 @@ def test_pair_claims(user):
     assert access["token_type"] == "access" and refresh["token_type"] == "refresh"
     assert access["sid"] == refresh["sid"] == pair.sid
     assert access["jti"] != refresh["jti"]
-    assert access["user_id"] == refresh["user_id"] == user.pk
+    assert access["user_id"] == refresh["user_id"] == json_id(user)
     assert access["exp"] - access["iat"] == 300
     assert refresh["exp"] - refresh["iat"] == 86400
     assert access["gen"] == 0
@@ -146,27 +147,28 @@ def test_hmac_with_public_key_as_secret_is_refused(user):
 
 
 def test_uuid_like_user_id_claim_for_string_fields():
-    with override_settings(JWT_REVOKE={"USER_ID_FIELD": "username", "USER_ID_CLAIM": "user_id"}):
-        user = UserFactory(username="bob")
+    field = get_user_model().USERNAME_FIELD  # username, or email for an email login
+    with override_settings(JWT_REVOKE={"USER_ID_FIELD": field, "USER_ID_CLAIM": "user_id"}):
+        user = UserFactory(name="bob")
         token = decode_token(issue_token_pair(user).access)
-        assert token.user_id == "bob" and token.user_key == "bob"
+        assert token.user_id == user.get_username() and token.user_key == user.get_username()
 
 
 def test_decoded_headers_are_remembered_boundedly_and_never_shared(pair):
     import base64
     import json
 
-    from django_jwt_revoke import tokens
+    from django_jwt_revoke import backends
 
     token = decode_token(pair.access)
     token.header["kid"] = "changed by a caller"  # the token's own copy
     assert "kid" not in decode_token(pair.access).header
     body = pair.access.split(".", 1)[1]
-    for i in range(3 * tokens._HEADERS_KEPT):
+    for i in range(3 * backends.HEADERS_KEPT):
         head = base64.urlsafe_b64encode(json.dumps({"alg": "HS256", "n": i}).encode())
         with pytest.raises(InvalidToken):
             decode_token(head.decode().rstrip("=") + "." + body)
-        assert len(tokens._headers) <= tokens._HEADERS_KEPT
+        assert len(backends._headers) <= backends.HEADERS_KEPT
     assert decode_token(pair.access).jti == token.jti
 
 

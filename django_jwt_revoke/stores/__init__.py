@@ -7,12 +7,10 @@ and ``CacheStore`` for any other backend.
 
 from __future__ import annotations
 
-from ..conf import jwt_revoke_settings
+from ..conf import jwt_revoke_settings, per_settings
 from .base import Fact, RevocationStore, TokenState
 
 __all__ = ["Fact", "RevocationStore", "TokenState", "get_store"]
-
-_stores: dict[int, RevocationStore] = {}
 
 
 def _build() -> RevocationStore:
@@ -33,12 +31,7 @@ def _build() -> RevocationStore:
     return CacheStore(alias)
 
 
+@per_settings
 def get_store() -> RevocationStore:
     """The store for the current settings (rebuilt when they change)."""
-    gen = jwt_revoke_settings.generation
-    store = _stores.get(gen)
-    if store is None:
-        store = _build()
-        _stores.clear()
-        _stores[gen] = store
-    return store
+    return _build()

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
-    from ..tokens import ValidatedToken
+    from ..claims import ValidatedToken
 
 
 class TokenState(NamedTuple):

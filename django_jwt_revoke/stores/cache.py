@@ -26,7 +26,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-import pickle
 import threading
 import time
 from collections.abc import Iterable
@@ -39,9 +38,10 @@ from ..conf import jwt_revoke_settings
 from ..signals import revocation_cache_write_failed
 from .base import Fact, RevocationStore, TokenState
 from .database import DatabaseStore
+from .internals import locmem_get_many
 
 if TYPE_CHECKING:
-    from ..tokens import ValidatedToken
+    from ..claims import ValidatedToken
 
 logger = logging.getLogger("django_jwt_revoke.cache")
 
@@ -181,7 +181,7 @@ class CacheStore(RevocationStore):
         self.database: DatabaseStore = DatabaseStore()
         self.outage = OutageLog(alias, "unreachable; answering from the database")
         self.fill_outage = OutageLog(alias, "refused a write; checks read the database")
-        self._get_many = _locmem_get_many(self.cache) or self.cache.get_many
+        self._get_many = locmem_get_many(self.cache) or self.cache.get_many
 
     # -- the primitives --------------------------------------------------------
 
@@ -311,40 +311,3 @@ def _write_failed(store: CacheStore, facts: list[Fact], exc: Exception) -> None:
         )
     except Exception:  # a receiver's failure must not undo what has happened
         logger.exception("A revocation_cache_write_failed receiver raised.")
-
-
-def _locmem_get_many(cache: Any) -> Any:
-    """A faster ``cache.get_many`` for Django's local-memory backend, or None.
-
-    ``LocMemCache.get`` checks every key for memcached compatibility, a loop
-    over its characters that costs more than the read itself; our keys are
-    known to pass (hex digests and numbers). This reads the same entries as
-    ``get`` does, under the backend's lock, expiry and all, without that
-    check. It relies on the backend's private attributes, checked here:
-    without them, ``cache.get_many`` serves. (A local-memory cache is per
-    process: check W001 warns against it outside development.)
-    """
-    from django.core.cache.backends.locmem import LocMemCache
-
-    names = ("_cache", "_lock", "_has_expired", "_delete")
-    if type(cache) is not LocMemCache or not all(hasattr(cache, name) for name in names):
-        return None
-    make_key = cache.make_key
-    backend: Any = cache  # private attributes, checked above
-    entries, lock = backend._cache, backend._lock
-    has_expired, delete = backend._has_expired, backend._delete
-
-    def get_many(keys: Any) -> dict[str, Any]:
-        found = {}
-        with lock:
-            for key in keys:
-                name = make_key(key)
-                if has_expired(name):  # also true of a missing key
-                    delete(name)
-                    continue
-                found[key] = entries[name]
-                entries.move_to_end(name, last=False)
-        # The backend's own values, pickled by itself: no outside data.
-        return {key: pickle.loads(value) for key, value in found.items()}  # noqa: S301
-
-    return get_many

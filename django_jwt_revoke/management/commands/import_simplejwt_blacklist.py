@@ -15,7 +15,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ...models import BlacklistedToken, OutstandingToken, TokenSession
 from ...simplejwt import SIMPLEJWT_BLACKLIST_APP, SimplejwtBlacklistNotInstalled, import_blacklist
-from .purge_expired_tokens import _positive, _rows
+from ..options import add_batch_arguments, rows
 
 
 class Command(BaseCommand):
@@ -27,17 +27,10 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument(
-            "--dry-run",
-            action="store_true",
-            help="Count what would be imported; write nothing.",
-        )
-        parser.add_argument(
-            "--batch-size",
-            type=_positive,
-            default=1000,
-            metavar="N",
-            help="simplejwt rows read per query and written per transaction (default: 1000).",
+        add_batch_arguments(
+            parser,
+            dry_run="Count what would be imported; write nothing.",
+            batch_size="simplejwt rows read per query and written per transaction",
         )
 
     def handle(self, *args: Any, dry_run: bool, batch_size: int, **options: Any) -> None:
@@ -52,8 +45,8 @@ class Command(BaseCommand):
         if options["verbosity"] < 1:
             return
         verb, revoke = ("Would import", "Would revoke") if dry_run else ("Imported", "Revoked")
-        self.stdout.write(f"{verb} {_rows(OutstandingToken, counts.outstanding)}.")
-        self.stdout.write(f"{verb} {_rows(BlacklistedToken, counts.blacklisted)}.")
-        self.stdout.write(f"{revoke} {_rows(TokenSession, counts.sessions_revoked)}.")
+        self.stdout.write(f"{verb} {rows(OutstandingToken, counts.outstanding)}.")
+        self.stdout.write(f"{verb} {rows(BlacklistedToken, counts.blacklisted)}.")
+        self.stdout.write(f"{revoke} {rows(TokenSession, counts.sessions_revoked)}.")
         if dry_run:
             self.stdout.write("Dry run: nothing was imported.")

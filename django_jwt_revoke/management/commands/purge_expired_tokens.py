@@ -13,23 +13,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from ...conf import jwt_revoke_settings
 from ...models import PURGE_ORDER, purge_cutoff
-
-
-def _positive(value: str) -> int:
-    import argparse
-
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return number
-
-
-def _rows(model: Any, count: int) -> str:
-    name = model._meta.verbose_name if count == 1 else model._meta.verbose_name_plural
-    return f"{count} {name}"
+from ..options import add_batch_arguments, rows
 
 
 class Command(BaseCommand):
@@ -43,17 +27,10 @@ class Command(BaseCommand):
     progress_every = 100_000
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument(
-            "--dry-run",
-            action="store_true",
-            help="Count what would be deleted; delete nothing.",
-        )
-        parser.add_argument(
-            "--batch-size",
-            type=_positive,
-            default=1000,
-            metavar="N",
-            help="Rows deleted per statement and transaction (default: 1000).",
+        add_batch_arguments(
+            parser,
+            dry_run="Count what would be deleted; delete nothing.",
+            batch_size="Rows deleted per statement and transaction",
         )
 
     def handle(self, *args: Any, dry_run: bool, batch_size: int, **options: Any) -> None:
@@ -69,7 +46,7 @@ class Command(BaseCommand):
             )
             if verbose:
                 verb = "Would delete" if dry_run else "Deleted"
-                self.stdout.write(f"{verb} {_rows(model, count)}.")
+                self.stdout.write(f"{verb} {rows(model, count)}.")
         if dry_run and verbose:
             self.stdout.write("Dry run: nothing was deleted.")
 
@@ -82,6 +59,6 @@ class Command(BaseCommand):
             nonlocal shown
             if total // step > shown // step:
                 shown = total
-                self.stdout.write(f"  ... {_rows(model, total)} deleted so far")
+                self.stdout.write(f"  ... {rows(model, total)} deleted so far")
 
         return progress
