@@ -19,11 +19,17 @@ What a save costs:
 * a save of an inactive user: one query (was it active until now?);
 * ``set_unusable_password()``, or a change of a ``USER_ID_FIELD`` other than
   the primary key: one query confirming the stored value really changed.
+
+A save is judged by one detector per concern (``_password_changed``,
+``_deactivated``, ``_id_value_change``), each checkable against the save
+paths the README lists under "Automatic revocation"; ``_revocations`` puts
+their findings together.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 from typing import Any
 
 from django.apps import apps
@@ -44,6 +50,10 @@ _PENDING = "_jwt_revoke_pending"
 _LOADED = "_jwt_revoke_loaded"
 # On the instance: set_password() was called and no save has written it yet.
 _PASSWORD_SET = "_jwt_revoke_password_set"
+
+# _Save.stored() of a save that finds no row to update.
+_NO_ROW = object()
+_UNREAD = object()
 
 
 def _concrete_field(model: Any, name: str) -> Any:
@@ -74,11 +84,35 @@ def _watched(model: Any) -> list[Any]:
     return [f for f in (_concrete_field(model, "password"), _id_field(model)) if f is not None]
 
 
+@functools.lru_cache(maxsize=64)
+def _watched_attnames(model: Any, user_id_field: Any) -> tuple[str, ...]:
+    """``_watched(model)``'s attnames, looked up once per model and USER_ID_FIELD."""
+    return tuple(f.attname for f in _watched(model))
+
+
+# Why a post_init receiver, run on every user load (every authenticated
+# request loads one): it keeps the password hash and the id value as loaded,
+# so that a save writing them back unchanged is known unchanged without a
+# query. pre_save alone cannot know it: set_unusable_password() writes a
+# fresh random "!..." value and leaves no mark (set_password() leaves
+# ``_password``, which needs no snapshot), and a new USER_ID_FIELD value is a
+# plain assignment. Without the snapshot, pre_save would read the stored row
+# on every save() of a user whose password is unusable (accounts that log in
+# elsewhere) and, with a USER_ID_FIELD other than the primary key, on every
+# save() writing it: 2 queries instead of 1, where the README promises that a
+# profile edit costs no extra query (and
+# test_unusable_password_saved_again_unchanged_revokes_nothing and
+# test_unchanged_id_value_costs_no_query say 1). What the receiver costs a
+# load is the signal dispatch and a cached lookup of the attnames: about 3 µs
+# (Model.from_db 3.2 -> 6.2 µs, of a get(pk) of ~300 µs on SQLite). The price
+# of the hint: an instance loaded before another one changed the row, and
+# saved with the value it loaded, writes that old value back unrevoked (an
+# unusable password over a new one, an id value over a newer one).
 def remember_loaded_values(sender: Any, instance: Any, **kwargs: Any) -> None:
     """Keep the password hash and the id value as loaded (deferred fields are skipped)."""
     values = instance.__dict__
-    fields = _watched(sender)
-    values[_LOADED] = {f.attname: values[f.attname] for f in fields if f.attname in values}
+    attnames = _watched_attnames(sender, jwt_revoke_settings.USER_ID_FIELD)
+    values[_LOADED] = {a: values[a] for a in attnames if a in values}
 
 
 def _remember_written_values(sender: Any, instance: Any, update_fields: Any) -> None:
@@ -110,6 +144,135 @@ def _may_exist(sender: Any, instance: Any) -> bool:
     return pk.default is NOT_PROVIDED and getattr(pk, "db_default", NOT_PROVIDED) is NOT_PROVIDED
 
 
+class _Save:
+    """A save of a user as pre_save sees it: the values it writes, the ones
+    loaded, and the stored row, read at most once for all the detectors."""
+
+    def __init__(self, sender: Any, instance: Any, update_fields: Any, using: Any) -> None:
+        self.sender = sender
+        self.instance = instance
+        self.values = instance.__dict__
+        self.update_fields = update_fields
+        self.using = using
+        # An unsaved instance with an explicit primary key loaded nothing.
+        self.loaded = {} if instance._state.adding else self.values.get(_LOADED, {})
+        self._row: Any = _UNREAD
+
+    def writes(self, field: Any) -> bool:
+        return _writes(self.update_fields, field)
+
+    def field(self, name: str) -> Any:
+        """The concrete field ``name`` if this save writes it, else None."""
+        field = _concrete_field(self.sender, name)
+        return field if field is not None and self.writes(field) else None
+
+    def as_loaded(self, field: Any) -> bool:
+        """Whether the value about to be written is the one loaded (a hint)."""
+        attname = field.attname
+        return attname in self.loaded and self.loaded[attname] == self.values.get(attname)
+
+    def stored(self, field: Any) -> Any:
+        """The value ``field`` has in the database now, or ``_NO_ROW``."""
+        if self._row is _UNREAD:
+            names = ("password", "is_active", jwt_revoke_settings.USER_ID_FIELD)
+            fields = (_concrete_field(self.sender, name) for name in names)
+            columns = dict.fromkeys(f.attname for f in fields if f is not None)
+            manager = self.sender._base_manager.db_manager(self.using)
+            self._row = manager.filter(pk=self.instance.pk).values(*columns).first()
+        return _NO_ROW if self._row is None else self._row[field.attname]
+
+    @property
+    def found_no_row(self) -> bool:
+        """The stored row was read and is not there: the save inserts one after all."""
+        return self._row is None
+
+
+def _password_set(instance: Any) -> bool:
+    """set_password() was called and no save has written the password since.
+
+    set_password() keeps the new raw password in ``_password`` until the next
+    save(), which clears it even when that save does not write the password
+    (update_fields): ``_keep_password_set`` remembers it until one does. A
+    hash upgrade on login clears ``_password`` before saving: not a change.
+    """
+    return getattr(instance, "_password", None) is not None or instance.__dict__.get(
+        _PASSWORD_SET, False
+    )
+
+
+def _keep_password_set(save: _Save) -> None:
+    """A set_password() this save does not write waits for the save that does."""
+    password = _concrete_field(save.sender, "password")
+    if password is not None and not save.writes(password) and _password_set(save.instance):
+        save.values[_PASSWORD_SET] = True
+
+
+def _password_changed(save: _Save) -> bool:
+    """README: set_password() + save() or save(update_fields=["password"]),
+    and so the admin's password page, changepassword, PasswordChangeForm and
+    SetPasswordForm, which call set_password(); set_unusable_password() +
+    save(), confirmed against the stored hash (no query when the value is
+    the one loaded)."""
+    password = save.field("password")
+    if password is None or not jwt_revoke_settings.REVOKE_ON_PASSWORD_CHANGE:
+        return False
+    if _password_set(save.instance):
+        return True
+    new = save.values.get(password.attname)
+    if not _unusable(new) or save.as_loaded(password):
+        return False
+    old = save.stored(password)
+    return old is not _NO_ROW and old != new
+
+
+def _deactivated(save: _Save) -> bool:
+    """README: is_active True → False through save(). Every save writing
+    is_active=False asks the stored row whether it was True until now."""
+    active = save.field("is_active")
+    if active is None or not jwt_revoke_settings.REVOKE_ON_DEACTIVATION:
+        return False
+    return save.values.get(active.attname, True) is False and save.stored(active) is True
+
+
+def _id_value_change(save: _Save) -> Any:
+    """README: the value of USER_ID_FIELD changes through save(), only possible
+    when it is not the primary key (a save with another primary key writes
+    another row). Returns a copy of the user as its tokens knew it, or None."""
+    id_field = _id_field(save.sender)
+    if id_field is None or id_field.attname not in save.values or not save.writes(id_field):
+        return None
+    if save.as_loaded(id_field):
+        return None
+    old, new = save.stored(id_field), save.values[id_field.attname]
+    if old is None or old is _NO_ROW or _same_value(id_field, old, new):
+        return None
+    # Tokens name the user by the old value: revoke that key, with a copy of
+    # the user as those tokens knew it (a later account may take the value
+    # and must not inherit them).
+    before = copy.copy(save.instance)
+    before.__dict__[id_field.attname] = old
+    return before
+
+
+def _revocations(save: _Save) -> list[tuple[Any, str]]:
+    """What this save calls for: the old id value's tokens, then one
+    revocation for a password change or, failing that, a deactivation."""
+    _keep_password_set(save)
+    renamed = _id_value_change(save)
+    password_changed = _password_changed(save)
+    deactivated = _deactivated(save)
+    if save.found_no_row:  # a new row after all
+        return []
+    found: list[tuple[Any, str]] = []
+    if renamed is not None:
+        found.append((renamed, Reason.USER_ID_CHANGED))
+    if password_changed:
+        found.append((save.instance, Reason.PASSWORD_CHANGE))
+    elif deactivated:
+        found.append((save.instance, Reason.DEACTIVATED))
+    return found
+
+
 def remember_revoking_change(
     sender: Any, instance: Any, raw: bool = False, update_fields: Any = None, **kwargs: Any
 ) -> None:
@@ -118,73 +281,9 @@ def remember_revoking_change(
     instance.__dict__[_PENDING] = pending
     if raw or not _may_exist(sender, instance):
         return
-    s = jwt_revoke_settings
-    values = instance.__dict__
-    loaded = values.get(_LOADED, {}) if not instance._state.adding else {}
-    password_changed = False
-    to_read: list[Any] = []  # stored values needed to decide
-
-    password = _concrete_field(sender, "password")
-    # set_password() keeps the new raw password in ``_password`` until the
-    # next save(), which clears it even when that save does not write the
-    # password (update_fields): remember it ourselves until one does. A hash
-    # upgrade on login clears ``_password`` before saving: no revocation.
-    set_but_unsaved = getattr(instance, "_password", None) is not None or values.get(
-        _PASSWORD_SET, False
-    )
-    if password is not None and not _writes(update_fields, password) and set_but_unsaved:
-        values[_PASSWORD_SET] = True
-    if s.REVOKE_ON_PASSWORD_CHANGE and password is not None and _writes(update_fields, password):
-        if set_but_unsaved:
-            password_changed = True
-        elif _unusable(values.get(password.attname)) and (
-            loaded.get(password.attname) != values.get(password.attname)
-        ):
-            to_read.append(password)  # set_unusable_password(), or so it seems
-
-    active = _concrete_field(sender, "is_active")
-    check_active = (
-        s.REVOKE_ON_DEACTIVATION
-        and active is not None
-        and values.get(active.attname, True) is False
-        and _writes(update_fields, active)
-    )
-    if check_active:
-        to_read.append(active)
-
-    id_field = _id_field(sender)
-    if (
-        id_field is not None
-        and id_field.attname in values
-        and _writes(update_fields, id_field)
-        and (id_field.attname not in loaded or loaded[id_field.attname] != values[id_field.attname])
-    ):
-        to_read.append(id_field)
-
-    stored: dict[str, Any] = {}
-    if to_read:
-        manager = sender._base_manager.db_manager(kwargs.get("using") or instance._state.db)
-        row = manager.filter(pk=instance.pk).values(*(f.attname for f in to_read)).first()
-        if row is None:  # a new row after all
-            return
-        stored = row
-
-    if password is not None and password in to_read:
-        password_changed = stored[password.attname] != values.get(password.attname)
-    if id_field is not None and id_field in to_read:
-        old = stored[id_field.attname]
-        if old is not None and not _same_value(id_field, old, values[id_field.attname]):
-            # Tokens name the user by the old value: revoke that key, with a
-            # copy of the user as those tokens knew it (a later account may
-            # take the value and must not inherit them).
-            before = copy.copy(instance)
-            before.__dict__[id_field.attname] = old
-            pending.append((before, Reason.USER_ID_CHANGED))
-    if password_changed:
-        pending.append((instance, Reason.PASSWORD_CHANGE))
-    elif check_active and stored.get(active.attname) is True:
-        pending.append((instance, Reason.DEACTIVATED))
-    if pending and _commits_before_post_save(kwargs.get("using") or instance._state.db):
+    using = kwargs.get("using") or instance._state.db
+    pending += _revocations(_Save(sender, instance, update_fields, using))
+    if pending and _commits_before_post_save(using):
         # The row is about to commit in a transaction of its own, and post_save
         # comes after that commit: a process that died in between would keep
         # the new password and every old token. Revoke now as well (quietly);

@@ -210,6 +210,8 @@ def test_set_unusable_password(http, person):
 def test_unusable_password_saved_again_unchanged_revokes_nothing(
     http, person, django_assert_num_queries
 ):
+    """No query: the post_init receiver kept the hash as loaded (without it,
+    every save of a user with an unusable password would read the row)."""
     person.set_unusable_password()
     person.save()
     person = reload(person)
@@ -320,7 +322,8 @@ def test_revoke_on_deactivation_off(http, person):
 
 
 def test_deactivation_through_update_is_refused_but_not_revoked(http, person):
-    """QuerySet.update() sends no signal: the README says to call revoke_user_tokens."""
+    """QuerySet.update() sends no signal: docs/automatic-revocation.md says to call
+    revoke_user_tokens."""
     pair = issue_token_pair(person)
     get_user_model().objects.filter(pk=person.pk).update(is_active=False)
     assert http.me(pair).json()["code"] == "user_inactive"
@@ -414,6 +417,8 @@ def test_changed_id_value_on_a_deferred_load(http):
 
 
 def test_unchanged_id_value_costs_no_query(http, django_assert_num_queries):
+    """The post_init receiver kept the value as loaded, under the settings of the load."""
+    reload(make_user("bob"))  # a load under the default USER_ID_FIELD first
     with by_login_name():
         alice = reload(make_user("alice"))
         pair = issue_token_pair(alice)
@@ -436,6 +441,68 @@ def test_id_value_change_is_revoked_even_with_the_settings_off(http):
         rename(alice, "alice2")
         rename(alice, "alice")
         http.assert_dead(pair)
+
+
+# -- what a save reads -----------------------------------------------------------------
+
+
+def user_rows_read(queries):
+    table = get_user_model()._meta.db_table
+    return [q["sql"] for q in queries if q["sql"].startswith("SELECT") and table in q["sql"]]
+
+
+def test_update_fields_leaving_out_the_watched_fields_reads_nothing(
+    revocations, django_assert_num_queries
+):
+    """Every change a detector would confirm with a query is there, but not written."""
+    with by_login_name():
+        alice = make_user("alice")
+        alice.is_active = False
+        alice.save()
+        alice = reload(alice)
+        revocations.clear()
+        alice.set_unusable_password()  # a new unusable value
+        rename_to = login_name("alice2")
+        setattr(alice, get_user_model().USERNAME_FIELD, rename_to)
+        alice.last_login = timezone.now()
+        with django_assert_num_queries(1):  # the UPDATE, nothing else
+            alice.save(update_fields=["last_login"])
+        assert revocations == []
+        assert reload(alice).get_username() == login_name("alice")
+
+
+def test_one_read_of_the_stored_row_serves_every_detector(revocations):
+    """An unusable password, a deactivation and a new id value in one save: one SELECT."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with by_login_name():
+        alice = reload(make_user("alice"))
+        alice.set_unusable_password()
+        alice.is_active = False
+        setattr(alice, get_user_model().USERNAME_FIELD, login_name("alice2"))
+        with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+            alice.save()
+        assert len(user_rows_read(queries.captured_queries)) == 1
+        assert revocations == [
+            (login_name("alice"), "user_id_changed"),
+            (login_name("alice2"), "password_change"),  # and not "deactivated" as well
+        ]
+
+
+def test_a_save_that_finds_no_row_to_update_revokes_nothing(revocations):
+    """An explicit primary key of no row: the deactivation check reads nothing, and
+    the save inserts (a new user has no tokens to revoke)."""
+    User = get_user_model()
+    gone = make_user("gone")
+    pk = gone.pk
+    gone.delete()
+    revocations.clear()
+    newcomer = User(pk=pk, is_active=False, **{User.USERNAME_FIELD: login_name("newcomer")})
+    newcomer.save()
+    assert reload(newcomer).is_active is False
+    assert revocations == []
+    assert reason_of(newcomer) == Reason.DELETED  # the deleted user's revocation, untouched
 
 
 # -- other paths --------------------------------------------------------------------
