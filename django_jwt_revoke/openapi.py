@@ -49,9 +49,12 @@ from .conf import jwt_revoke_settings
 from .serializers import (
     LogoutSerializer,
     SessionSerializer,
+    TokenBlacklistSerializer,
     TokenField,
     TokenObtainSerializer,
     TokenRefreshSerializer,
+    TokenVerifySerializer,
+    obtain_serializer_class,
 )
 
 if TYPE_CHECKING:
@@ -270,7 +273,8 @@ class _Described(OpenApiSerializerExtension):
     def map_serializer(
         self, auto_schema: Any, direction: Literal["request", "response"]
     ) -> dict[str, Any]:
-        schema = super().map_serializer(auto_schema, direction)
+        # The serializer itself, not target_class: a subclass's own fields too.
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
         schema["description"] = str(self.description)
         if direction == "request":
             for name, field in force_instance(self.target).fields.items():
@@ -281,6 +285,7 @@ class _Described(OpenApiSerializerExtension):
 
 class TokenObtainDescription(_Described):
     target_class = TokenObtainSerializer
+    match_subclasses = True  # TOKEN_OBTAIN_SERIALIZER's, with the fields it adds
     component_name = "TokenObtain"
     description = _("The user's username (its USERNAME_FIELD) and password.")
 
@@ -306,6 +311,25 @@ class LogoutDescription(_Described):
     description = _(
         "Optional: the session's refresh token. The session ends whether or not it is sent."
     )
+
+
+def _described(target: type, component_name: str, description: _StrOrPromise) -> type:
+    """A ``_Described`` for ``target`` (defining it registers it with drf-spectacular)."""
+    attributes = {
+        "target_class": target,
+        "component_name": component_name,
+        "description": description,
+        "__module__": __name__,
+    }
+    return type(f"{component_name}Description", (_Described,), attributes)
+
+
+TokenVerifyDescription = _described(
+    TokenVerifySerializer, "TokenVerification", _("An access or a refresh token, to check.")
+)
+TokenBlacklistDescription = _described(
+    TokenBlacklistSerializer, "TokenBlacklist", _("A refresh token: its session is revoked.")
+)
 
 
 class SessionDescription(_Described):
@@ -481,7 +505,7 @@ class TokenObtainViewSchema(_DocumentedView):
                     "Checks the credentials and opens a new session: its access token and "
                     "refresh token."
                 ),
-                "request": TokenObtainSerializer,
+                "request": self.target.serializer_class or obtain_serializer_class(),
                 "responses": {
                     200: _pair_answer(_("A new session.")),
                     400: _invalid_body(),
@@ -741,6 +765,66 @@ class TokenIntrospectViewSchema(_DocumentedView):
                 "parameters": _headers(),
             }
         }
+
+
+class _SimpleJWTViewSchema(_DocumentedView):
+    """simplejwt's verify or blacklist endpoint: a token in the body, 200 ``{}`` or 401."""
+
+    summary: _StrOrPromise
+    description: _StrOrPromise
+    request: type
+    done: _StrOrPromise
+    refused: _StrOrPromise
+
+    def schemas(self) -> dict[str, dict[str, Any]]:
+        empty = {"type": "object", "maxProperties": 0}  # {}
+        responses = {
+            200: OpenApiResponse(empty, description=self.done),
+            400: _invalid_body(),
+            401: _error(self.refused),
+            415: _unsupported_media_type(),
+            503: _unavailable(),
+        }
+        return {
+            "post": {
+                "summary": self.summary,
+                "description": self.description,
+                "request": self.request,
+                "responses": responses,
+                "parameters": _headers(),
+            }
+        }
+
+
+class TokenVerifyViewSchema(_SimpleJWTViewSchema):
+    target_class = "django_jwt_revoke.views.TokenVerifyView"
+    summary = _("Verify a token (simplejwt)")
+    description = _(
+        "djangorestframework-simplejwt's token/verify/: 200 when the token, access or refresh, "
+        "would be accepted now (it verifies, has not expired, is not revoked at any level, and "
+        "its user exists and is active), as read from the database."
+    )
+    request = TokenVerifySerializer
+    done = _("The token would be accepted.")
+    refused = _(
+        "The token would be refused; the code says why (token_revoked, token_expired, "
+        "token_invalid, user_inactive, ...)."
+    )
+
+
+class TokenBlacklistViewSchema(_SimpleJWTViewSchema):
+    target_class = "django_jwt_revoke.views.TokenBlacklistView"
+    summary = _("Blacklist a refresh token (simplejwt)")
+    description = _(
+        "djangorestframework-simplejwt's token/blacklist/: revokes the refresh token's session, "
+        "its access tokens included."
+    )
+    request = TokenBlacklistSerializer
+    done = _("The session is revoked.")
+    refused = _(
+        "Not a valid refresh token: invalid, expired, an access token (token_wrong_type), or "
+        "already revoked (token_revoked; its session is revoked all the same)."
+    )
 
 
 class JWKSViewSchema(_DocumentedView):

@@ -6,7 +6,8 @@ their errors say what is wrong, never what was sent.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 import jwt
 from django.contrib.auth import authenticate, get_user_model
@@ -15,11 +16,16 @@ from django.core.validators import ProhibitNullCharactersValidator
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 from rest_framework import serializers
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
-from .conf import jwt_revoke_settings
-from .models import TokenSession, is_storable
-from .tokens import Generations, ValidatedToken, get_keys, read_generations, user_key
+from .backends import get_keys
+from .claims import REFRESH, ValidatedToken, setting_object, user_key
+from .conf import jwt_revoke_settings, per_settings
+from .exceptions import InvalidToken
+from .models import TokenSession, is_storable, users_with_id
+from .revocation import Generations, read_generations
+from .tokens import TokenPair, decode_token, issue_token_pair
 
 
 class _SecretSerializer(serializers.Serializer):
@@ -61,10 +67,42 @@ class CredentialField(serializers.CharField):
         ]
 
 
+def default_user_authentication_rule(user: Any) -> bool:
+    """The default ``USER_AUTHENTICATION_RULE``: a user, and an active one (simplejwt's)."""
+    return user is not None and bool(getattr(user, "is_active", True))
+
+
+@per_settings
+def user_authentication_rule() -> Callable[[Any], Any]:
+    """The ``USER_AUTHENTICATION_RULE`` callable, imported once per settings."""
+    return setting_object("USER_AUTHENTICATION_RULE")
+
+
+@per_settings
+def obtain_serializer_class() -> type[TokenObtainSerializer]:
+    """The ``TOKEN_OBTAIN_SERIALIZER`` class, imported once per settings."""
+    return setting_object("TOKEN_OBTAIN_SERIALIZER")
+
+
 class TokenObtainSerializer(_SecretSerializer):
-    """Username (the user model's USERNAME_FIELD) and password."""
+    """Username (the user model's USERNAME_FIELD) and password; validates to the new pair.
+
+    ``validate`` checks the credentials (and ``USER_AUTHENTICATION_RULE``),
+    opens the session and returns the login answer, ``{"access",
+    "refresh"}``, leaving ``self.user`` and ``self.token_pair`` set. A
+    subclass adds to the answer as with simplejwt: ``data =
+    super().validate(attrs)``, then ``data["user"] = {...}``. Refused
+    credentials raise ``AuthenticationFailed`` (401 ``invalid_credentials``).
+    ``TOKEN_OBTAIN_SERIALIZER`` names the class ``token/`` uses
+    (docs/extending.md).
+
+    The context: ``request``, and ``http_request``, Django's request the
+    session records the user agent and IP of (default: ``request``).
+    """
 
     password = CredentialField(trim_whitespace=False)
+    user: Any
+    token_pair: TokenPair
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -77,37 +115,70 @@ class TokenObtainSerializer(_SecretSerializer):
 
     @sensitive_variables()
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        user, generations = self._check_credentials(attrs)
+        self.user = user
+        request = self.context.get("http_request", self.context.get("request"))
+        self.token_pair = issue_token_pair(user, request=request, generations=generations)
+        if jwt_revoke_settings.UPDATE_LAST_LOGIN is True:
+            from django.contrib.auth.models import update_last_login
+
+            update_last_login(type(user), user)  # its sender: the user model
+        return {"access": self.token_pair.access, "refresh": self.token_pair.refresh}
+
+    @sensitive_variables()
+    def _check_credentials(self, attrs: dict[str, Any]) -> tuple[Any, Generations]:
+        """The user the credentials name, and the generations its pair carries."""
         username = attrs.get(self.username_field) or attrs.get("username")
         if not username:
             raise serializers.ValidationError(
                 {self.username_field: [_("This field is required.")]}, code="required"
             )
         if not is_storable(username) or not is_storable(attrs["password"]):
-            return {"user": None}  # no account has it: never a query (a 503 on PostgreSQL)
-        request = self.context.get("request")
+            self.refuse()  # no account has it: never a query (a 503 on PostgreSQL)
         credentials = {self.username_field: username, "password": attrs["password"]}
         # Read before the password is checked (docs/consistency.md, P2): a
         # revocation committing during the check kills the pair issued after it.
         before = _generations_before_check(username)
+        user = authenticate(self.context.get("request"), **credentials)
         # authenticate() refuses inactive users with the default backend; an
-        # inactive user from a permissive backend is refused just the same.
-        user = authenticate(request, **credentials)
+        # inactive user from a permissive backend is refused just the same,
+        # whatever the rule says (the rule can only refuse more).
         if user is None or not getattr(user, "is_active", True):
-            return {"user": None}
-        if before.user_key != user_key(user):
-            # The backend authenticated a user the natural key does not name
-            # (or that did not exist a moment ago): read that user's
-            # generation now, and refuse if the password or the active flag
-            # changed since the backend loaded the user (a change that
-            # commits after this read is a revocation the pair dies with).
-            # A logout-all committing during the check is missed here
-            # (docs/consistency.md, P2).
-            # The epoch is everyone's: the one read before the check stands.
-            after = read_generations(user)
-            before = after._replace(epoch=min(after.epoch, before.epoch))
-            if not _unchanged_since_loaded(user):
-                return {"user": None}
-        return {"user": user, "generations": before}
+            self.refuse()
+        if not user_authentication_rule()(user):
+            self.refuse()
+        generations = _generations_of_checked(user, before)
+        if generations is None:
+            self.refuse()
+        return user, generations
+
+    def refuse(self) -> NoReturn:
+        """The one answer to every refused login: 401 ``invalid_credentials``."""
+        raise AuthenticationFailed(
+            {
+                "detail": _("No active account found with the given credentials."),
+                "code": "invalid_credentials",
+            }
+        )
+
+
+def _generations_of_checked(user: Any, before: Generations) -> Generations | None:
+    """The generations the pair of ``user``, just authenticated, carries; None: refuse.
+
+    ``before``: what ``_generations_before_check`` read for the username.
+    """
+    if before.user_key == user_key(user):
+        return before
+    # The backend authenticated a user the natural key does not name (or
+    # that did not exist a moment ago): read that user's generation now, and
+    # refuse if the password or the active flag changed since the backend
+    # loaded the user (a change that commits after this read is a revocation
+    # the pair dies with). A logout-all committing during the check is
+    # missed here (docs/consistency.md, P2).
+    # The epoch is everyone's: the one read before the check stands.
+    after = read_generations(user)
+    generations = after._replace(epoch=min(after.epoch, before.epoch))
+    return generations if _unchanged_since_loaded(user) else None
 
 
 def _generations_before_check(username: Any) -> Generations:
@@ -158,6 +229,39 @@ class TokenField(serializers.CharField):
 
 class TokenRefreshSerializer(_SecretSerializer):
     """``{"refresh": "<refresh token>"}``."""
+
+    refresh = TokenField()
+
+
+@sensitive_variables()
+def refuse_by_rule(raw: str) -> None:
+    """At refresh: ``InvalidToken`` if ``USER_AUTHENTICATION_RULE`` refuses the token's user.
+
+    Only a rule other than the default costs anything: the rotation refuses
+    inactive and deleted users itself. A token that does not verify is left
+    to the rotation, which refuses it with its own code.
+    """
+    rule = user_authentication_rule()
+    if rule is default_user_authentication_rule:
+        return
+    try:
+        token = decode_token(raw, token_type=REFRESH)
+    except InvalidToken:
+        return
+    alias = jwt_revoke_settings.database_alias(TokenSession)
+    user = users_with_id(token.user_id, alias).first()
+    if user is not None and not rule(user):
+        raise InvalidToken("user_inactive")
+
+
+class TokenVerifySerializer(_SecretSerializer):
+    """``{"token": "<access or refresh token>"}`` (simplejwt's ``token/verify/``)."""
+
+    token = TokenField()
+
+
+class TokenBlacklistSerializer(_SecretSerializer):
+    """``{"refresh": "<refresh token>"}`` (simplejwt's ``token/blacklist/``)."""
 
     refresh = TokenField()
 

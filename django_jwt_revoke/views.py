@@ -23,7 +23,9 @@ from __future__ import annotations
 import logging
 from typing import Any, NoReturn
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, transaction
+from django.http import HttpRequest
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
@@ -42,21 +44,30 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import cookies, revocation
-from .authentication import _ERROR_ATTR, JWTAuthentication
-from .exceptions import InsufficientScope, InvalidToken, RevocationStateUnavailable
+from .authentication import JWTAuthentication, remember_refusal
+from .exceptions import (
+    InsufficientScope,
+    InvalidToken,
+    RevocationStateUnavailable,
+    database_error_hint,
+)
 from .models import Reason
 from .parsers import JSONParser
 from .serializers import (
     LogoutSerializer,
     SessionSerializer,
+    TokenBlacklistSerializer,
     TokenObtainSerializer,
     TokenRefreshSerializer,
+    TokenVerifySerializer,
     introspection_response,
     jwk_set,
     oauth_token_parameter,
+    obtain_serializer_class,
+    refuse_by_rule,
 )
 from .throttling import ConfiguredScopeRateThrottle, UsernameRateThrottle
-from .tokens import TokenPair, ValidatedToken, issue_token_pair
+from .tokens import REFRESH, TokenPair, ValidatedToken, decode_token
 
 logger = logging.getLogger("django_jwt_revoke")
 
@@ -76,6 +87,14 @@ class JWTRevokeAPIView(APIView):
 
     #: The throttle scope; limited only when the project configures a rate for it.
     jwt_revoke_throttle_scope: str | None = None
+
+    #: The Django ``HttpRequest`` that DRF's ``Request`` wraps: what the
+    #: operations record (user agent, IP) and what signals carry.
+    http_request: HttpRequest
+
+    def initialize_request(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Request:
+        self.http_request = request
+        return super().initialize_request(request, *args, **kwargs)
 
     def get_throttles(self) -> list[Any]:
         return [*super().get_throttles(), ConfiguredScopeRateThrottle()]
@@ -97,11 +116,13 @@ class JWTRevokeAPIView(APIView):
 
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, DatabaseError):
-            logger.error("Database error in %s: answered 503.", type(self).__name__, exc_info=exc)
+            note = f"; {hint}" if (hint := database_error_hint(exc)) else ""  # migrate forgotten
+            name = type(self).__name__
+            logger.error("Database error in %s: answered 503%s.", name, note, exc_info=exc)
             exc = RevocationStateUnavailable()
         elif isinstance(exc, (InvalidToken, InsufficientScope)):
             # Lets the challenge name the error (RFC 6750 3.1) with its description.
-            setattr(self.request, _ERROR_ATTR, exc)
+            remember_refusal(self.request, exc)
         return super().handle_exception(exc)
 
 
@@ -136,12 +157,22 @@ def _sends(request: Request, field: str) -> bool:
 
 
 @sensitive_variables()
-def _pair_response(request: Request, pair: TokenPair, use_cookies: bool) -> Response:
-    """The pair in the body, or with cookie transport in cookies and only expiries in the body."""
+def _pair_response(
+    request: Request, pair: TokenPair, use_cookies: bool, body: dict[str, Any] | None = None
+) -> Response:
+    """The pair in the body, or with cookie transport in cookies and only expiries in the body.
+
+    ``body``: the answer when it is more than the pair (a login's, with what
+    the obtain serializer added); with cookie transport its ``access`` and
+    ``refresh`` are left out, the rest kept beside the expiries.
+    """
+    if body is None:
+        body = {"access": pair.access, "refresh": pair.refresh}
     if not use_cookies:
-        return Response({"access": pair.access, "refresh": pair.refresh}, headers=_NO_STORE)
+        return Response(body, headers=_NO_STORE)
     response = Response(headers=_NO_STORE)
-    response.data = cookies.set_token_cookies(response, pair, request)
+    rest = {name: value for name, value in body.items() if name not in ("access", "refresh")}
+    response.data = {**rest, **cookies.set_token_cookies(response, pair, request)}
     return response
 
 
@@ -173,29 +204,31 @@ class TokenObtainView(JWTRevokeAPIView):
     #: False answers the tokens in the body even with cookie transport on,
     #: e.g. ``TokenObtainView.as_view(cookie_transport=False)`` for native apps.
     cookie_transport = True
+    #: The serializer (a ``TokenObtainSerializer`` subclass); None: the one
+    #: ``TOKEN_OBTAIN_SERIALIZER`` names.
+    serializer_class: type[TokenObtainSerializer] | None = None
 
     def get_throttles(self) -> list[Any]:
         return [*super().get_throttles(), UsernameRateThrottle()]
 
+    def get_serializer_class(self) -> type[TokenObtainSerializer]:
+        return self.serializer_class or obtain_serializer_class()
+
     @sensitive_variables()
     def post(self, request: Request) -> Response:
-        serializer = TokenObtainSerializer(data=request.data, context={"request": request})
+        context = {"request": request, "view": self, "http_request": self.http_request}
+        serializer = self.get_serializer_class()(data=request.data, context=context)
         serializer.is_valid(raise_exception=True)
-        user = serializer.validated_data["user"]
-        if user is None:
-            raise AuthenticationFailed(
-                {
-                    "detail": _("No active account found with the given credentials."),
-                    "code": "invalid_credentials",
-                }
+        pair = getattr(serializer, "token_pair", None)
+        if not isinstance(pair, TokenPair):
+            raise ImproperlyConfigured(
+                f"{type(serializer).__name__}.validate() must return what "
+                "super().validate(attrs) returns, with anything added: that call opens the session."
             )
-        pair = issue_token_pair(
-            user, request=request._request, generations=serializer.validated_data["generations"]
-        )
         use_cookies = self.cookie_transport and cookies.enabled()
         if use_cookies:
-            cookies.new_csrf_token(request._request)
-        return _pair_response(request, pair, use_cookies)
+            cookies.new_csrf_token(self.http_request)
+        return _pair_response(request, pair, use_cookies, dict(serializer.validated_data))
 
 
 @_sensitive
@@ -237,7 +270,8 @@ class TokenRefreshView(JWTRevokeAPIView):
             # in as the attacker (login CSRF); the cookie is ambient besides.
             cookies.enforce_csrf(request)
             self._by_cookie = by_cookie
-        pair = revocation.rotate_refresh_token(raw, request=request._request)
+        refuse_by_rule(raw)
+        pair = revocation.rotate_refresh_token(raw, request=self.http_request)
         return _pair_response(request, pair, use_cookies)
 
     def handle_exception(self, exc: Exception) -> Response:
@@ -384,3 +418,78 @@ class JWKSView(JWTRevokeAPIView):
                 }
             )
         return Response(keys)
+
+
+# -- simplejwt's endpoints, for clients written for it ------------------------------
+
+
+class _SimpleJWTTokenView(JWTRevokeAPIView):
+    """A POST of one token in the body (simplejwt's shape): 200 ``{}``, or 401 and a code.
+
+    The token is the body's field ``serializer_class`` declares, never a
+    cookie: no CSRF check is needed (as with refresh without cookies).
+    """
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    serializer_class: type[Any]
+    field: str
+
+    @sensitive_variables()
+    def post(self, request: Request) -> Response:
+        serializer = self.serializer_class(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        self.handle_token(serializer.validated_data[self.field])
+        return Response({}, headers=_NO_STORE)
+
+    def handle_token(self, raw: str) -> None:
+        """Do the endpoint's work; raise ``InvalidToken`` to refuse (401)."""
+        raise NotImplementedError
+
+
+@_sensitive
+class TokenVerifyView(_SimpleJWTTokenView):
+    """simplejwt's ``token/verify/``: 200 ``{}`` if the token in the body would be accepted.
+
+    Either token type. Accepted as ``JWTAuthentication`` accepts an access
+    token: it verifies and has not expired, neither it nor its session nor
+    its user's tokens (nor everyone's) are revoked, and its user exists and
+    is active; the state is read from the database, never a cached copy.
+    Otherwise 401 with the code saying why (simplejwt's ``token_not_valid``
+    is one of ours: ``token_revoked``, ``token_expired``, ...).
+    """
+
+    jwt_revoke_throttle_scope = "jwt_revoke_verify"
+    serializer_class = TokenVerifySerializer
+    field = "token"
+
+    @sensitive_variables()
+    def handle_token(self, raw: str) -> None:
+        # The user and the state in one query of the database (every store's
+        # user_and_state reads it there), with the codes authentication answers.
+        JWTAuthentication().get_user(decode_token(raw, token_type=None))
+
+
+@_sensitive
+@method_decorator(transaction.non_atomic_requests, "dispatch")
+class TokenBlacklistView(_SimpleJWTTokenView):
+    """simplejwt's ``token/blacklist/``: revokes the session of the refresh token in the body.
+
+    200 ``{}``. 401 for anything but a valid refresh token: an access token
+    (``token_wrong_type``), an expired one, and one already revoked
+    (``token_revoked``, simplejwt's "Token is blacklisted"), whose session is
+    revoked all the same (a retired refresh token's may still be live).
+    Outside ``ATOMIC_REQUESTS``, so that the 401 does not roll that back.
+    """
+
+    jwt_revoke_throttle_scope = "jwt_revoke_blacklist"
+    serializer_class = TokenBlacklistSerializer
+    field = "refresh"
+
+    @sensitive_variables()
+    def handle_token(self, raw: str) -> None:
+        token = decode_token(raw, token_type=REFRESH)
+        revoked_before = revocation.is_token_revoked(token)
+        revocation.revoke_token(token, Reason.LOGOUT)
+        if revoked_before:
+            raise InvalidToken("token_revoked")

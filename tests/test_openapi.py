@@ -12,8 +12,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.test import override_settings
-from django.urls import include, path, resolve
+from django.urls import include, path, resolve, reverse
 from drf_spectacular.drainage import GENERATOR_STATS
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.generators import SchemaGenerator
@@ -24,15 +25,32 @@ from rest_framework.views import APIView
 
 from django_jwt_revoke import openapi, views
 from django_jwt_revoke.authentication import JWTAuthentication, JWTTokenUserAuthentication
-from tests.factories import PASSWORD, UserFactory
+from tests.factories import UserFactory, credentials
 
+# Where generate_schema() mounts the app's urls, as tests/urls.py does: the
+# schema's paths are AUTH + the endpoints below.
 AUTH = "/api/auth/"
+TOKEN = reverse("django_jwt_revoke:token_obtain")
+LOGIN = get_user_model().USERNAME_FIELD
+
+# A package bug, reported: with a USERNAME_FIELD other than "username" (the
+# email-login model), TokenObtainSerializer makes both it and its "username"
+# alias optional and answers 400 when neither is sent, but the schema
+# (openapi.py) requires only the password, so it accepts such a body.
+LOGIN_SCHEMA_BUG = pytest.mark.xfail(
+    LOGIN != "username",
+    reason="openapi.py: the login schema requires neither the USERNAME_FIELD nor its "
+    "username alias when they differ; the server answers 400 without one",
+    strict=True,
+)
 REPO = Path(__file__).resolve().parent.parent
 
 # Every endpoint: (path, method) -> the status codes it documents (no rate limits).
 ENDPOINTS = {
     ("token/", "post"): {"200", "400", "401", "415", "503"},
     ("token/refresh/", "post"): {"200", "400", "401", "415", "503"},
+    ("token/verify/", "post"): {"200", "400", "401", "415", "503"},
+    ("token/blacklist/", "post"): {"200", "400", "401", "415", "503"},
     ("logout/", "post"): {"204", "400", "401", "415", "503"},
     ("logout-all/", "post"): {"204", "400", "401", "503"},
     ("sessions/", "get"): {"200", "400", "401", "503"},
@@ -122,10 +140,16 @@ def test_security(schema, endpoint, method):
         assert security == [{}]  # no credentials: the body carries the token or the password
 
 
+@LOGIN_SCHEMA_BUG
 def test_login_body_and_answer(schema):
     body = request_schema(schema, "token/")
-    assert set(body["properties"]) == {"username", "password"}
-    assert set(body["required"]) == {"username", "password"}
+    # The USERNAME_FIELD, and "username" too (its alias) when that is another field.
+    assert set(body["properties"]) == {LOGIN, "username", "password"}
+    login = jsonschema.Draft7Validator(body)
+    assert login.is_valid({LOGIN: "a", "password": "x"})
+    assert login.is_valid({"username": "a", "password": "x"})
+    assert not login.is_valid({LOGIN: "a"})
+    assert not login.is_valid({"password": "x"})  # the server answers 400: no login name
     assert operation(schema, "token/", "post")["requestBody"]["required"] is True
     pair = component(schema, response_schema(schema, "token/", "post", "200"))
     assert set(pair["properties"]) == {"access", "refresh"}
@@ -150,45 +174,45 @@ def test_whitespace_is_what_strip_removes():
 # (endpoint, body, whether the server refuses it with a 400): the schema must agree.
 # Left out: login credentials sent as JSON numbers, documented as strings and read
 # as their digits (DRF's CharField, and simplejwt's login, do so).
+# The endpoint by its URL name; the login's by the user model's USERNAME_FIELD.
 BODIES = [
-    ("token/", {"username": "", "password": "x"}, True),
-    ("token/", {"username": " \t\n", "password": "x"}, True),  # trimmed away
-    ("token/", {"username": "\x1c\u3000", "password": "x"}, True),  # str.strip() removes them
-    ("token/", {"username": " a ", "password": "x"}, False),
-    ("token/", {"username": "a", "password": ""}, True),
-    ("token/", {"username": "a", "password": " "}, False),  # a password is not trimmed
-    ("token/", {"username": "a\x00", "password": "b\x00"}, False),  # no account has it: 401
-    ("token/refresh/", {"refresh": ""}, True),
-    ("token/refresh/", {"refresh": "a\x00b"}, True),
-    ("token/refresh/", {"refresh": 0}, True),  # a number is no token
-    ("token/refresh/", {"refresh": " "}, False),  # not a token: 401
-    ("logout/", {}, False),
-    ("logout/", {"refresh": ""}, False),
-    ("logout/", {"refresh": "not a token"}, False),
-    ("logout/", {"refresh": "\x00"}, True),
-    ("logout/", {"refresh": 0}, True),
-    ("logout/", {"refresh": None}, True),
-    ("revoke/", {"token": ""}, True),
-    ("revoke/", {"token": 0}, True),
-    ("revoke/", {"token": "a\x00"}, False),  # not a token: 200
-    ("revoke/", {"token": "x", "token_type_hint": 0}, False),  # the hint is ignored
-    ("introspect/", {"token": ""}, True),
-    ("introspect/", {"token": "x", "token_type_hint": ["refresh_token"]}, False),
+    ("token_obtain", {LOGIN: "", "password": "x"}, True),
+    ("token_obtain", {LOGIN: " \t\n", "password": "x"}, True),  # trimmed away
+    ("token_obtain", {LOGIN: "\x1c\u3000", "password": "x"}, True),  # str.strip() removes them
+    ("token_obtain", {LOGIN: " a ", "password": "x"}, False),
+    ("token_obtain", {LOGIN: "a", "password": ""}, True),
+    ("token_obtain", {LOGIN: "a", "password": " "}, False),  # a password is not trimmed
+    ("token_obtain", {LOGIN: "a\x00", "password": "b\x00"}, False),  # no account has it: 401
+    pytest.param("token_obtain", {"password": "x"}, True, marks=LOGIN_SCHEMA_BUG),
+    ("token_refresh", {"refresh": ""}, True),
+    ("token_refresh", {"refresh": "a\x00b"}, True),
+    ("token_refresh", {"refresh": 0}, True),  # a number is no token
+    ("token_refresh", {"refresh": " "}, False),  # not a token: 401
+    ("logout", {}, False),
+    ("logout", {"refresh": ""}, False),
+    ("logout", {"refresh": "not a token"}, False),
+    ("logout", {"refresh": "\x00"}, True),
+    ("logout", {"refresh": 0}, True),
+    ("logout", {"refresh": None}, True),
+    ("token_revoke", {"token": ""}, True),
+    ("token_revoke", {"token": 0}, True),
+    ("token_revoke", {"token": "a\x00"}, False),  # not a token: 200
+    ("token_revoke", {"token": "x", "token_type_hint": 0}, False),  # the hint is ignored
+    ("token_introspect", {"token": ""}, True),
+    ("token_introspect", {"token": "x", "token_type_hint": ["refresh_token"]}, False),
 ]
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("endpoint", "body", "refused"), BODIES)
-def test_the_schema_refuses_what_the_server_refuses(schema, api_client, endpoint, body, refused):
+@pytest.mark.parametrize(("name", "body", "refused"), BODIES)
+def test_the_schema_refuses_what_the_server_refuses(schema, api_client, name, body, refused):
     """JSON bodies: valid by the schema exactly when the server does not answer 400."""
-    valid = jsonschema.Draft7Validator(request_schema(schema, endpoint)).is_valid(body)
+    url = reverse(f"django_jwt_revoke:{name}")
+    endpoint_schema = request_schema(schema, url.removeprefix(AUTH))
+    valid = jsonschema.Draft7Validator(endpoint_schema).is_valid(body)
     user = UserFactory(is_staff=True)
-    access = api_client.post(
-        AUTH + "token/", {"username": user.username, "password": PASSWORD}, format="json"
-    ).json()["access"]
-    answer = api_client.post(
-        AUTH + endpoint, body, format="json", HTTP_AUTHORIZATION=f"Bearer {access}"
-    )
+    access = api_client.post(TOKEN, credentials(user), format="json").json()["access"]
+    answer = api_client.post(url, body, format="json", HTTP_AUTHORIZATION=f"Bearer {access}")
     assert (answer.status_code == 400) == refused, answer.content
     assert valid == (not refused)
 
@@ -320,6 +344,8 @@ def test_component_names_leave_generic_ones_to_the_project(schema):
         "TokenRevocation",
         "TokenRotation",
         "TokenSession",
+        "TokenVerification",
+        "TokenBlacklist",
     }
 
 
@@ -386,7 +412,7 @@ def test_both_authentication_classes_and_subclasses_have_the_scheme(authenticati
 
 
 def test_generation_leaves_the_views_alone(schema):
-    assert resolve(AUTH + "token/").func.cls is views.TokenObtainView
+    assert resolve(TOKEN).func.cls is views.TokenObtainView
     assert not hasattr(views.TokenObtainView.post, "kwargs")
     assert "_spectacular_annotation" not in vars(views.TokenObtainView)
 
@@ -394,20 +420,20 @@ def test_generation_leaves_the_views_alone(schema):
 @pytest.mark.django_db
 def test_answers_have_the_documented_shape(schema, api_client):
     """Real answers carry exactly the documented fields (a schema can drift from the views)."""
-    user = UserFactory(is_staff=True)
-    answer = api_client.post(
-        AUTH + "token/", {"username": user.username, "password": PASSWORD}, format="json"
-    )
+    answer = api_client.post(TOKEN, credentials(UserFactory(is_staff=True)), format="json")
     pair_schema = component(schema, response_schema(schema, "token/", "post", "200"))
     assert set(answer.json()) == set(pair_schema["properties"])
 
     bearer = {"HTTP_AUTHORIZATION": f"Bearer {answer.json()['access']}"}
-    sessions = api_client.get(AUTH + "sessions/", **bearer).json()
+    sessions = api_client.get(reverse("django_jwt_revoke:session_list"), **bearer).json()
     session_schema = component(schema, response_schema(schema, "sessions/", "get", "200")["items"])
     assert set(sessions[0]) == set(session_schema["properties"])
 
     introspected = api_client.post(
-        AUTH + "introspect/", {"token": answer.json()["access"]}, format="json", **bearer
+        reverse("django_jwt_revoke:token_introspect"),
+        {"token": answer.json()["access"]},
+        format="json",
+        **bearer,
     ).json()
     result_schema = component(schema, response_schema(schema, "introspect/", "post", "200"))
     assert set(result_schema["required"]) <= set(introspected)
@@ -416,12 +442,12 @@ def test_answers_have_the_documented_shape(schema, api_client):
     }  # iss and aud only when configured
     assert documented <= set(introspected)
 
-    refused = api_client.post(AUTH + "token/", {"username": "x", "password": "y"}, format="json")
+    refused = api_client.post(TOKEN, {LOGIN: "x", "password": "y"}, format="json")
     error_schema = component(schema, response_schema(schema, "token/", "post", "401"))
     assert refused.status_code == 401
     assert set(refused.json()) == set(error_schema["properties"])
 
-    missing = api_client.post(AUTH + "revoke/", {}, format="json")
+    missing = api_client.post(reverse("django_jwt_revoke:token_revoke"), {}, format="json")
     error_schema = component(schema, response_schema(schema, "revoke/", "post", "400"))
     assert set(missing.json()) == set(error_schema["properties"])
 
@@ -443,11 +469,12 @@ _WITHOUT_SPECTACULAR = textwrap.dedent(
     django.setup()
 
     from django.test import Client
+    from django.urls import reverse
     import django_jwt_revoke.urls, django_jwt_revoke.views  # noqa: F401
 
     client = Client()
-    assert client.get("/api/auth/jwks/").status_code == 404
-    answer = client.post("/api/auth/revoke/", {})
+    assert client.get(reverse("django_jwt_revoke:jwks")).status_code == 404
+    answer = client.post(reverse("django_jwt_revoke:token_revoke"), {})
     assert (answer.status_code, answer.json()) == (400, {"error": "invalid_request"})
     loaded = sorted(
         name for name in sys.modules
@@ -564,8 +591,6 @@ def test_cookie_mode_off_again_is_headers_only(cookie_schema):
 def test_cookie_mode_answers_have_the_documented_shape(cookie_schema, api_client):
     user = UserFactory()
     with override_settings(JWT_REVOKE={**settings.JWT_REVOKE, "AUTH_COOKIE": "access_token"}):
-        answer = api_client.post(
-            AUTH + "token/", {"username": user.username, "password": PASSWORD}, format="json"
-        )
+        answer = api_client.post(TOKEN, credentials(user), format="json")
     documented = component(cookie_schema, response_schema(cookie_schema, "token/", "post", "200"))
     assert set(answer.json()) == set(documented["properties"])

@@ -28,7 +28,7 @@ from hypothesis import settings as hypothesis_settings
 
 from django_jwt_revoke.tokens import issue_token_pair
 from tests.factories import UserFactory
-from tests.test_openapi import generate_schema
+from tests.test_openapi import AUTH, LOGIN, generate_schema
 
 CONFIG = schemathesis.Config.from_dict(
     {
@@ -73,11 +73,21 @@ def test_schema_and_server_agree(case, staff_user):
         # A form carries fields only: a body that is no object cannot be sent as one
         # (schemathesis would send an empty form, or fail to encode it).
         return
+    if (
+        LOGIN != "username"
+        and case.operation.path == AUTH + "token/"
+        and isinstance(case.body, dict)
+        and not {LOGIN, "username"} & case.body.keys()
+    ):
+        # The package bug test_openapi.py's LOGIN_SCHEMA_BUG reports (and xfails):
+        # with an email login the schema accepts a login without a login name.
+        return
     access = issue_token_pair(staff_user).access
     case.call_and_validate(headers={"Authorization": f"Bearer {access}"})
 
 
-# Answers the generated requests do not reach, checked the same way. ------------
+# Answers the generated requests do not reach, checked the same way (the paths
+# are the schema's: AUTH + the endpoint). ---------------------------------------
 
 SID = {"sid": "0" * 32}
 
@@ -85,12 +95,12 @@ SID = {"sid": "0" * 32}
 @pytest.mark.parametrize(
     ("path", "method", "parameters"),
     [
-        ("/api/auth/logout/", "POST", {}),
-        ("/api/auth/logout-all/", "POST", {}),
-        ("/api/auth/sessions/", "GET", {}),
-        ("/api/auth/sessions/{sid}/", "DELETE", {"path_parameters": SID}),
+        (AUTH + "logout/", "POST", {}),
+        (AUTH + "logout-all/", "POST", {}),
+        (AUTH + "sessions/", "GET", {}),
+        (AUTH + "sessions/{sid}/", "DELETE", {"path_parameters": SID}),
         (
-            "/api/auth/introspect/",
+            AUTH + "introspect/",
             "POST",
             {"body": {"token": "x"}, "media_type": "application/json"},
         ),
@@ -105,9 +115,7 @@ def test_a_malformed_authorization_header(staff_user, path, method, parameters, 
     assert 'error="invalid_request"' in answer.headers["www-authenticate"][0]
 
 
-@pytest.mark.parametrize(
-    "path", ["/api/auth/token/", "/api/auth/token/refresh/", "/api/auth/logout/"]
-)
+@pytest.mark.parametrize("path", [AUTH + "token/", AUTH + "token/refresh/", AUTH + "logout/"])
 def test_a_body_of_an_undocumented_media_type(staff_user, path):
     access = issue_token_pair(staff_user).access
     case = schema[path]["POST"].Case(
@@ -118,7 +126,7 @@ def test_a_body_of_an_undocumented_media_type(staff_user, path):
 
 def test_introspection_by_a_user_who_is_not_staff(staff_user):
     access = issue_token_pair(UserFactory()).access
-    case = schema["/api/auth/introspect/"]["POST"].Case(
+    case = schema[AUTH + "introspect/"]["POST"].Case(
         headers={"Authorization": f"Bearer {access}"},
         body={"token": access},
         media_type="application/json",
@@ -137,7 +145,7 @@ def test_a_rate_limited_answer(staff_user):
         limited.app = schema.app
         refresh = issue_token_pair(staff_user).refresh
         answers = [
-            limited["/api/auth/token/refresh/"]["POST"]
+            limited[AUTH + "token/refresh/"]["POST"]
             .Case(body={"refresh": refresh}, media_type="application/json")
             .call_and_validate()
             .status_code
