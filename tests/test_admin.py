@@ -11,12 +11,13 @@ from django.contrib.messages import get_messages
 from django.test import override_settings
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import strip_tags
 
 from django_jwt_revoke import revocation
 from django_jwt_revoke.admin import RevokeUserTokensAdminMixin
 from django_jwt_revoke.models import BlacklistedToken, OutstandingToken, Reason, UserRevocation
 from django_jwt_revoke.tokens import decode_token, issue_token_pair, user_key
-from tests.custom_users.factories import make_user
+from tests.factories import UserFactory
 from tests.testapp.views import MeView
 
 pytestmark = pytest.mark.django_db
@@ -32,19 +33,19 @@ def user_changelist(site="admin"):
 
 @pytest.fixture
 def staff(client):
-    root = make_user("root", superuser=True)
+    root = UserFactory(name="root", superuser=True)
     client.force_login(root)
     return client
 
 
 @pytest.fixture
 def alice(db):
-    return make_user("alice")
+    return UserFactory(name="alice")
 
 
 @pytest.fixture
 def bob(db):
-    return make_user("bob")
+    return UserFactory(name="bob")
 
 
 @pytest.fixture
@@ -70,15 +71,15 @@ def listed(response):
 
 
 def messages_of(response):
-    return [str(m) for m in get_messages(response.wsgi_request)]
+    """The messages' text, links left out (tests/test_admin_pages.py checks those)."""
+    return [strip_tags(str(m)) for m in get_messages(response.wsgi_request)]
 
 
 def act(client, url, action, objects):
-    return client.post(
-        url,
-        {"action": action, "_selected_action": [str(o.pk) for o in objects], "index": "0"},
-        follow=True,
-    )
+    """Choose the action, then confirm it on its confirmation page (post=yes)."""
+    selected = {"action": action, "_selected_action": [str(o.pk) for o in objects]}
+    client.post(url, {**selected, "index": "0"})
+    return client.post(url, {**selected, "post": "yes"}, follow=True)
 
 
 # -- read-only, no raw token -----------------------------------------------------------
@@ -226,7 +227,7 @@ def test_changelist_queries_do_not_grow_with_rows(staff, alice, bob, django_asse
 
     few = {url: queries(url) for url in (OUTSTANDING, BLACKLISTED)}
     for _ in range(5):
-        user = make_user()
+        user = UserFactory()
         pair = issue_token_pair(user)
         revocation.revoke_token(pair.access)
     assert {url: queries(url) for url in (OUTSTANDING, BLACKLISTED)} == few
@@ -244,7 +245,7 @@ def test_revoke_selected_tokens(staff, alice, bob, me):
     response = act(staff, reverse(OUTSTANDING), "revoke_selected_tokens", selected)
     assert response.status_code == 200
     assert messages_of(response) == [
-        "2 tokens revoked, with their sessions.",
+        "2 tokens revoked, with their sessions. See the revoked sessions.",
         "1 token was already revoked or expired.",
     ]
     for pair in (first, second):
@@ -258,17 +259,21 @@ def test_revoke_one_selected_token(staff, alice, me):
     pair = issue_token_pair(alice)
     everything = OutstandingToken.objects.all()
     response = act(staff, reverse(OUTSTANDING), "revoke_selected_tokens", everything)
-    assert messages_of(response) == ["1 token revoked, with its session."]
+    assert messages_of(response) == [
+        "1 token revoked, with its session. See the revoked sessions."
+    ]
     assert me(pair).json()["code"] == "token_revoked"
 
 
 def test_user_admin_revokes_all_tokens_of_selected_users(staff, alice, bob, me):
     """The project's user admin (Django's, or its own class) has the action."""
-    carol = make_user("carol")
+    carol = UserFactory(name="carol")
     pairs = {u: [issue_token_pair(u), issue_token_pair(u)] for u in (alice, bob, carol)}
     response = act(staff, user_changelist(), "revoke_all_user_tokens", [alice, bob])
     assert response.status_code == 200
-    assert messages_of(response) == ["Revoked every token of 2 users."]
+    assert messages_of(response) == [
+        "Revoked every token of 2 users. See their sessions. See the user revocations."
+    ]
     for user in (alice, bob):
         for pair in pairs[user]:
             assert me(pair).json()["code"] == "token_revoked"
@@ -279,11 +284,13 @@ def test_user_admin_revokes_all_tokens_of_selected_users(staff, alice, bob, me):
 
 def test_user_admin_action_singular_message(staff, alice):
     response = act(staff, user_changelist(), "revoke_all_user_tokens", [alice])
-    assert messages_of(response) == ["Revoked every token of 1 user."]
+    assert messages_of(response) == [
+        "Revoked every token of 1 user. See their sessions. See the user revocations."
+    ]
 
 
 def test_actions_need_the_change_permission(client, alice, me):
-    viewer = make_user("viewer", is_staff=True)
+    viewer = UserFactory(name="viewer", is_staff=True)
     User = get_user_model()
     viewer.user_permissions.set(
         Permission.objects.filter(
@@ -326,8 +333,65 @@ urlpatterns = [
 
 @override_settings(ROOT_URLCONF=__name__)
 def test_mixin_gives_a_late_user_admin_the_action(client, alice, me):
-    client.force_login(make_user("root", superuser=True))
+    client.force_login(UserFactory(name="root", superuser=True))
     pair = issue_token_pair(alice)
     response = act(client, user_changelist("other_admin"), "revoke_all_user_tokens", [alice])
     assert messages_of(response) == ["Revoked every token of 1 user."]
     assert me(pair).json()["code"] == "token_revoked"
+
+
+# -- whatever the order of INSTALLED_APPS ------------------------------------------------------
+
+# Run in a fresh process (the apps are set up once per process): the actions
+# of the user admin on the default site once Django is set up.
+ACTIONS_AFTER_SETUP = """
+import json, sys
+import django
+from django.conf import settings
+from tests import settings as base
+
+settings.configure(
+    **{
+        **{name: getattr(base, name) for name in dir(base) if name.isupper()},
+        "INSTALLED_APPS": sys.argv[1:],
+        "AUTH_USER_MODEL": "uuid_user.UUIDUser",
+    }
+)
+django.setup()
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+
+actions = admin.site._registry[get_user_model()].actions or ()
+print(json.dumps([getattr(action, "__name__", action) for action in actions]))
+"""
+UUID_USERS = "tests.custom_users.uuid_user"  # its own UserAdmin subclass
+
+
+@pytest.mark.parametrize(
+    "order", ["user-admin-app-after-ours", "admin-app-after-ours", "user-admin-app-before-ours"]
+)
+def test_user_admin_has_the_action_whatever_the_order_of_installed_apps(order):
+    """A patch made when our admin module is imported misses the first two orders."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.settings import INSTALLED_APPS
+
+    others = [app for app in INSTALLED_APPS if app != "django_jwt_revoke"]  # admin first
+    installed_apps = {
+        "user-admin-app-after-ours": [*others, "django_jwt_revoke", UUID_USERS],
+        "admin-app-after-ours": ["django_jwt_revoke", UUID_USERS, *others],
+        "user-admin-app-before-ours": [*others, UUID_USERS, "django_jwt_revoke"],
+    }[order]
+    done = subprocess.run(
+        [sys.executable, "-c", ACTIONS_AFTER_SETUP, *installed_apps],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "revoke_all_user_tokens" in json.loads(done.stdout)
