@@ -13,12 +13,15 @@ variable (all optional):
                             ``manage.py``.
 ``EXAMPLE_DB``              ``sqlite`` (default) or ``postgres``; PostgreSQL is
                             reached through ``PGHOST``, ``PGPORT``, ``PGUSER``,
-                            ``PGPASSWORD`` and ``PGDATABASE``.
+                            ``PGPASSWORD`` and ``PGDATABASE``, with
+                            persistent, health-checked connections.
 ``EXAMPLE_REDIS_URL``       set: a Redis cache, alias ``revocation``, answers
                             revocation checks (``JWT_REVOKE["CACHE_ALIAS"]``).
 ``EXAMPLE_COOKIE_AUTH``     ``1``: cookie transport on (tokens in HttpOnly
                             cookies ``access_token`` / ``refresh_token``, CSRF
-                            for unsafe methods), for the demo page at ``/``.
+                            for unsafe methods); the demo page at ``/``
+                            then works through the cookies. Without it, the
+                            page holds Bearer tokens in JavaScript memory.
                             The cookies are ``Secure`` only when
                             ``DJANGO_DEBUG=0``: runserver speaks plain HTTP.
                             Default ``0``: headers only.
@@ -137,6 +140,14 @@ elif _EXAMPLE_DB == "postgres":
             "USER": os.environ.get("PGUSER", "postgres"),
             "PASSWORD": os.environ.get("PGPASSWORD", ""),
             "NAME": os.environ.get("PGDATABASE", "test"),
+            # Keep each worker's connection for a minute rather than opening
+            # one per request: connecting (TCP, authentication, a backend
+            # process) costs more than the one primary-key query a user mode
+            # request makes. The health check, made before a kept connection
+            # serves a new request, replaces one the server or a proxy has
+            # dropped instead of failing that request.
+            "CONN_MAX_AGE": 60,
+            "CONN_HEALTH_CHECKS": True,
         }
     }
 else:

@@ -5,8 +5,10 @@
   logout, sessions, revoke, introspect, jwks);
 - ``/api/me/``: a protected endpoint to try an access token against;
 - ``/api/me/token-user/``: the same through ``JWTTokenUserAuthentication``;
-- ``/``: a demo page for cookie transport (run with ``EXAMPLE_COOKIE_AUTH=1``):
-  log in, ask ``/api/me/``, log out, from a browser.
+- ``/``: a demo page: log in, ask ``/api/me/``, list the user's sessions, sign
+  one or all out and see the revoked session's next request refused; Bearer
+  tokens held in the page's memory by default, HttpOnly cookies with
+  ``EXAMPLE_COOKIE_AUTH=1``.
 """
 
 from django.contrib import admin

@@ -45,11 +45,19 @@ token_user_me = TokenUserMeView.as_view()
 
 
 class DemoView(TemplateView):
-    """A page that logs in, calls ``/api/me/`` and logs out with ``fetch``.
+    """The demo page: log in, "who am I", the user's sessions, sign-outs.
 
-    With ``EXAMPLE_COOKIE_AUTH=1`` the tokens stay in HttpOnly cookies that
-    the page's JavaScript cannot read; it sends only Django's CSRF token
-    (from the ``csrftoken`` cookie) in ``X-CSRFToken`` on unsafe requests.
+    It lists the signed-in user's live sessions (``sessions/``), signs out one
+    of them (``DELETE sessions/<id>/``) or all (``logout-all/``), and logs
+    every request's status and ``code``, so that a revoked session's next
+    request is seen refused (``401 token_revoked``).
+
+    By default (no cookie transport) the page holds the access and refresh
+    tokens in JavaScript variables only, sends ``Authorization: Bearer`` and
+    never shows a token. With ``EXAMPLE_COOKIE_AUTH=1`` the tokens stay in
+    HttpOnly cookies that the page's JavaScript cannot read; it sends only
+    Django's CSRF token (from the ``csrftoken`` cookie) in ``X-CSRFToken`` on
+    unsafe requests.
     """
 
     template_name = "example_project/demo.html"
