@@ -79,7 +79,7 @@ def _package_files(*patterns: str) -> set[str]:
         path.relative_to(REPO).as_posix()
         for pattern in patterns
         for path in PACKAGE.glob(pattern)
-        if "__pycache__" not in path.parts
+        if path.is_file() and "__pycache__" not in path.parts
     }
 
 
@@ -154,3 +154,18 @@ def test_version_lives_in_one_place():
     assert not re.search(r"^version\s*=", project, re.MULTILINE)
     assert 'version = {attr = "django_jwt_revoke.__version__"}' in pyproject
     assert f"## [{__version__}]" in (REPO / "CHANGELOG.md").read_text()
+
+
+def test_metadata_names_the_project_urls(dist):
+    """``[project.urls]``: what PyPI shows beside the description."""
+    with zipfile.ZipFile(dist / f"{NAME}-{__version__}-py3-none-any.whl") as wheel:
+        metadata = email.message_from_bytes(wheel.read(f"{NAME}-{__version__}.dist-info/METADATA"))
+    urls = dict(line.split(", ", 1) for line in metadata.get_all("Project-URL"))
+    repository = "https://github.com/django-jwt-revoke/django-jwt-revoke"
+    assert urls == {
+        "Homepage": repository,
+        "Documentation": f"{repository}#readme",
+        "Source": repository,
+        "Changelog": f"{repository}/blob/main/CHANGELOG.md",
+        "Issues": f"{repository}/issues",
+    }
