@@ -3,10 +3,7 @@
 from tests.settings import *  # noqa: F403
 from tests.settings import INSTALLED_APPS
 
-# Before django_jwt_revoke: its user admin is registered when ours is imported.
-INSTALLED_APPS = [
-    *(app for app in INSTALLED_APPS if app != "django_jwt_revoke"),
-    "tests.custom_users.uuid_user",
-    "django_jwt_revoke",
-]
+# After django_jwt_revoke, on purpose: its user admin gains the revoke action
+# whatever the order (tests.settings_email_user lists its app before ours).
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.custom_users.uuid_user"]
 AUTH_USER_MODEL = "uuid_user.UUIDUser"

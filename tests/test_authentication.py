@@ -5,16 +5,21 @@ from datetime import timedelta
 import jwt
 import pytest
 import time_machine
+from django.contrib.auth import get_user_model
 from django.db import DatabaseError, connection
 from django.test import override_settings
+from django.urls import reverse
 from django.utils import timezone
 
 from django_jwt_revoke import revocation
 from django_jwt_revoke.conf import jwt_revoke_settings
 from django_jwt_revoke.tokens import decode_token, issue_token_pair
-from tests.factories import UserFactory
+from tests.factories import UserFactory, json_id, unused_id
 
-pytestmark = pytest.mark.django_db(transaction=True)  # revocations reach the cache on commit
+# revocations reach the cache on commit: on_commit_hooks runs them in the test transaction
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("on_commit_hooks")]
+
+LOGOUT = reverse("django_jwt_revoke:logout")
 
 ME = "/api/me/"
 TOKEN_USER_ME = "/api/token-user-me/"
@@ -43,7 +48,7 @@ def assert_refused(response, code):
 def test_valid_access_token_authenticates(get_me, user, pair, path):
     response = get_me(pair.access, path)
     assert response.status_code == 200
-    assert response.json()["id"] == user.pk
+    assert response.json()["id"] == json_id(user)
     assert response.json()["jti"] == claims(pair.access)["jti"]
 
 
@@ -59,7 +64,7 @@ def test_request_auth_exposes_validated_claims(api_client, user, pair):
     payload = claims(pair.access)
     assert token.jti == payload["jti"]
     assert token.sid == payload["sid"] == pair.sid
-    assert token["user_id"] == user.pk
+    assert token["user_id"] == json_id(user)
     assert dict(token) == payload
 
 
@@ -84,7 +89,7 @@ def test_other_schemes_are_left_to_other_classes(api_client, pair):
 
 @pytest.mark.parametrize("header", ["Bearer", "Bearer ", "Bearer a b", "bearer a.b.c extra"])
 @pytest.mark.parametrize(
-    "method,path", [("get", ME), ("get", TOKEN_USER_ME), ("post", "/api/auth/logout/")]
+    "method,path", [("get", ME), ("get", TOKEN_USER_ME), ("post", LOGOUT)]
 )
 def test_malformed_bearer_header_is_a_bad_request(api_client, header, method, path):
     """RFC 6750 3.1: a malformed request is 400 invalid_request, not a bad token (401)."""
@@ -229,7 +234,7 @@ def test_deleted_user(get_me, user, pair):
 
 def test_never_existing_user(get_me, pair):
     payload = claims(pair.access)
-    payload["user_id"] = 987654
+    payload["user_id"] = unused_id()
     assert_refused(get_me(resign(payload)), "user_not_found")
 
 
@@ -356,12 +361,13 @@ def test_database_error_answers_503_never_200(get_me, pair, path):
 
 
 def test_user_id_field_other_than_pk(get_me):
-    with override_settings(JWT_REVOKE={"USER_ID_FIELD": "username", "USER_ID_CLAIM": "sub"}):
-        user = UserFactory(username="alice")
+    field = get_user_model().USERNAME_FIELD  # username, or email for an email login
+    with override_settings(JWT_REVOKE={"USER_ID_FIELD": field, "USER_ID_CLAIM": "sub"}):
+        user = UserFactory(name="alice")
         pair = issue_token_pair(user)
-        assert claims(pair.access)["sub"] == "alice"
+        assert claims(pair.access)["sub"] == user.get_username()
         assert get_me(pair.access).status_code == 200
-        assert get_me(pair.access, TOKEN_USER_ME).json()["id"] == "alice"
+        assert get_me(pair.access, TOKEN_USER_ME).json()["id"] == user.get_username()
         revocation.revoke_user_tokens(user)
         assert get_me(pair.access).status_code == 401
 

@@ -24,7 +24,7 @@ from django_jwt_revoke.models import (
     purge_cutoff,
 )
 from django_jwt_revoke.tokens import issue_token_pair, user_key
-from tests.custom_users.factories import make_user
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -41,16 +41,6 @@ def counts():
         TokenSession.objects.count(),
         BlacklistedToken.objects.count(),
     )
-
-
-@pytest.fixture
-def user(db):
-    return make_user()
-
-
-@pytest.fixture
-def other_user(db):
-    return make_user()
 
 
 @pytest.fixture
@@ -278,7 +268,7 @@ def test_purge_concurrent_with_logins_and_revocations(user, other_user, api_clie
 
 
 def test_revoke_by_username_and_by_id(http):
-    alice, bob, carol = make_user("alice"), make_user("bob"), make_user("carol")
+    alice, bob, carol = (UserFactory(name=name) for name in ("alice", "bob", "carol"))
     pairs = {u: issue_token_pair(u) for u in (alice, bob, carol)}
     output = run("revoke_user_tokens", alice.get_username(), str(bob.pk))
     assert output == (
@@ -315,8 +305,8 @@ def test_unknown_users_revoke_nothing(http, user):
 def test_username_of_one_user_and_id_of_another_is_refused():
     if get_user_model().USERNAME_FIELD == "email":
         pytest.skip("an email address cannot be a primary key")
-    first = make_user()
-    second = make_user(str(first.pk))  # a login name that is the first user's id
+    first = UserFactory()
+    second = UserFactory(name=str(first.pk))  # a login name that is the first user's id
     with pytest.raises(CommandError) as exc:
         run("revoke_user_tokens", str(first.pk))
     assert str(exc.value) == (

@@ -28,6 +28,7 @@ import jwt
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import DatabaseError, connection
+from django.urls import reverse
 
 from django_jwt_revoke import revocation
 from django_jwt_revoke.models import (
@@ -41,22 +42,27 @@ from django_jwt_revoke.stores import get_store
 from django_jwt_revoke.stores.cache import token_keys
 from django_jwt_revoke.stores.database import DatabaseStore
 from django_jwt_revoke.tokens import decode_token, user_key
-from tests.factories import PASSWORD, UserFactory
+from tests.factories import PASSWORD, UserFactory, credentials
 from tests.redis_server import cache_config
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# revocations reach the cache on commit: on_commit_hooks runs them in the test transaction
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("on_commit_hooks")]
 
-AUTH = "/api/auth/"
-TOKEN = AUTH + "token/"
-REFRESH = AUTH + "token/refresh/"
-LOGOUT = AUTH + "logout/"
-LOGOUT_ALL = AUTH + "logout-all/"
-SESSIONS = AUTH + "sessions/"
-REVOKE = AUTH + "revoke/"
-INTROSPECT = AUTH + "introspect/"
+TOKEN = reverse("django_jwt_revoke:token_obtain")
+REFRESH = reverse("django_jwt_revoke:token_refresh")
+LOGOUT = reverse("django_jwt_revoke:logout")
+LOGOUT_ALL = reverse("django_jwt_revoke:logout_all")
+SESSIONS = reverse("django_jwt_revoke:session_list")
+REVOKE = reverse("django_jwt_revoke:token_revoke")
+INTROSPECT = reverse("django_jwt_revoke:token_introspect")
 ME = "/api/me/"  # user mode: always the database
 TOKEN_USER_ME = "/api/token-user-me/"  # token-user mode: the cache, the database behind it
 MODES = (ME, TOKEN_USER_ME)
+
+
+def session_url(sid):
+    return reverse("django_jwt_revoke:session_detail", args=[sid])
+
 
 BOUND = 1.0  # CACHE_MAX_STALENESS, seconds
 SLACK = 0.2  # scheduling and round trips on top of the bound
@@ -110,7 +116,7 @@ def form(client, path, data, **extra):
 def login(client, user, password=PASSWORD):
     """POST token/: a new session's pair, as a dict with its sid too."""
     response = answered(
-        client.post(TOKEN, {"username": user.get_username(), "password": password}, format="json"),
+        client.post(TOKEN, credentials(user, password), format="json"),
         200,
     )
     pair = response.json()
@@ -212,7 +218,7 @@ def test_every_revoking_endpoint_works_with_the_cache_killed(api_client, cache_s
     assert reuse.json()["code"] == "token_revoked"
     answered(form(client, REVOKE, {"token": pairs["revoke_access"]["access"]}), 200)
     answered(form(client, REVOKE, {"token": pairs["revoke_refresh"]["refresh"]}), 200)
-    answered(client.delete(f"{SESSIONS}{pairs['session']['sid']}/", **bearer(spare["access"])), 204)
+    answered(client.delete(session_url(pairs['session']['sid']), **bearer(spare["access"])), 204)
 
     # Every revocation is in the database.
     def session_of(name):
@@ -397,20 +403,21 @@ def test_revocations_by_a_process_without_the_cache_are_refused_within_the_bound
 def test_user_ids_that_look_like_digests_never_share_revocations(
     api_client, cache_server, settings
 ):
-    """USER_ID_FIELD = "username": "alice", and a user named sha256("alice").
-    Their logout-alls, in alternation, revoke their own tokens only, and no
-    old token ever comes back."""
-    settings.JWT_REVOKE = {**settings.JWT_REVOKE, "USER_ID_FIELD": "username"}
+    """USER_ID_FIELD = the USERNAME_FIELD: "alice", and a user named sha256("alice")
+    (alice@example.com and its digest for an email login). Their logout-alls, in
+    alternation, revoke their own tokens only, and no old token ever comes back."""
+    field = get_user_model().USERNAME_FIELD
+    settings.JWT_REVOKE = {**settings.JWT_REVOKE, "USER_ID_FIELD": field}
     client = api_client
-    alice = UserFactory(username="alice")
-    digest = UserFactory(username=hashlib.sha256(b"alice").hexdigest())
+    alice = UserFactory(name="alice")
+    digest = UserFactory(**{field: hashlib.sha256(alice.get_username().encode()).hexdigest()})
     live = {alice.pk: [], digest.pk: []}
     dead = []
     for _ in range(3):
         for actor, bystander in ((alice, digest), (digest, alice)):
             for u in (actor, bystander):
                 pair = login(client, u)
-                assert claims(pair["access"])["user_id"] == u.username
+                assert claims(pair["access"])["user_id"] == u.get_username()
                 live[u.pk].append(pair["access"])
             warm(client, *live[actor.pk], *live[bystander.pk])
             answered(client.post(LOGOUT_ALL, **bearer(live[actor.pk][-1])), 204)
@@ -422,8 +429,8 @@ def test_user_ids_that_look_like_digests_never_share_revocations(
             for access in dead:
                 for path in MODES:
                     refused(client, access, path)
-    assert UserRevocation.objects.get(user_key="alice").generation == 3
-    assert UserRevocation.objects.get(user_key=digest.username).generation == 3
+    assert UserRevocation.objects.get(user_key=alice.get_username()).generation == 3
+    assert UserRevocation.objects.get(user_key=digest.get_username()).generation == 3
 
 
 # -- 6. neither cache nor database ---------------------------------------------------
@@ -439,14 +446,12 @@ def test_cache_and_database_both_down_answer_503_in_json(api_client, cache_serve
     requests = {
         "token-user": lambda: client.get(TOKEN_USER_ME, **auth),
         "user": lambda: client.get(ME, **auth),
-        "obtain": lambda: client.post(
-            TOKEN, {"username": "someone", "password": PASSWORD}, format="json"
-        ),
+        "obtain": lambda: client.post(TOKEN, credentials(UserFactory.build()), format="json"),
         "refresh": lambda: client.post(REFRESH, {"refresh": pair["refresh"]}, format="json"),
         "logout": lambda: client.post(LOGOUT, **auth),
         "logout-all": lambda: client.post(LOGOUT_ALL, **auth),
         "sessions": lambda: client.get(SESSIONS, **auth),
-        "session": lambda: client.delete(f"{SESSIONS}{pair['sid']}/", **auth),
+        "session": lambda: client.delete(session_url(pair['sid']), **auth),
         "revoke": lambda: form(client, REVOKE, {"token": pair["access"]}),
         "introspect": lambda: form(
             client, INTROSPECT, {"token": pair["access"]}, **bearer(staff["access"])

@@ -8,21 +8,19 @@ from urllib.parse import urlencode
 import pytest
 from django.conf import settings
 from django.test import Client, override_settings
-from django.urls import include, path
+from django.urls import include, path, reverse
 from rest_framework.test import APIClient
 
 from django_jwt_revoke import cookies
-from tests.factories import PASSWORD, UserFactory
+from tests.factories import UserFactory, credentials
 from tests.testapp.views import MeView
 
 pytestmark = pytest.mark.django_db
 
-AUTH = "/api/auth/"
-TOKEN = AUTH + "token/"
-REFRESH = AUTH + "token/refresh/"
-LOGOUT = AUTH + "logout/"
-LOGOUT_ALL = AUTH + "logout-all/"
-SESSIONS = AUTH + "sessions/"
+TOKEN = reverse("django_jwt_revoke:token_obtain")
+REFRESH = reverse("django_jwt_revoke:token_refresh")
+LOGOUT = reverse("django_jwt_revoke:logout")
+LOGOUT_ALL = reverse("django_jwt_revoke:logout_all")
 ME = "/api/me/"
 
 COOKIE_MODE = {"AUTH_COOKIE": "access_token", "REFRESH_COOKIE": "refresh_token"}
@@ -45,9 +43,7 @@ def browser():
 
 
 def login(client, user):
-    response = client.post(
-        TOKEN, {"username": user.get_username(), "password": PASSWORD}, format="json"
-    )
+    response = client.post(TOKEN, credentials(user), format="json")
     assert response.status_code == 200, response.content
     return response
 
@@ -130,7 +126,12 @@ def test_safe_requests_by_cookie_need_no_csrf_token(cookie_mode, browser):
 
 
 @pytest.mark.parametrize(
-    ("method", "url"), [("post", LOGOUT), ("post", LOGOUT_ALL), ("delete", SESSIONS + "x/")]
+    ("method", "url"),
+    [
+        ("post", LOGOUT),
+        ("post", LOGOUT_ALL),
+        ("delete", reverse("django_jwt_revoke:session_detail", args=["x"])),
+    ],
 )
 def test_unsafe_requests_by_cookie_need_the_csrf_token(cookie_mode, browser, method, url):
     login(browser, UserFactory())
@@ -186,9 +187,7 @@ def test_logout_all_clears_both_cookies(cookie_mode, browser):
 
 def test_the_header_wins_and_needs_no_csrf_token(cookie_mode, browser):
     alice, bob = UserFactory(), UserFactory()
-    bob_access = APIClient().post(
-        TOKEN, {"username": bob.get_username(), "password": PASSWORD}, format="json"
-    )
+    bob_access = APIClient().post(TOKEN, credentials(bob), format="json")
     login(browser, alice)
     bearer = {"HTTP_AUTHORIZATION": f"Bearer {bob_access.cookies['access_token'].value}"}
     assert browser.get(ME, **bearer).json()["username"] == bob.get_username()
@@ -330,11 +329,7 @@ def test_the_refresh_cookie_path_follows_the_urlconf(browser):
 
     with jwt_revoke(), override_settings(ROOT_URLCONF=Urls):
         user = UserFactory()
-        response = browser.post(
-            "/v2/auth/token/",
-            {"username": user.get_username(), "password": PASSWORD},
-            format="json",
-        )
+        response = browser.post("/v2/auth/token/", credentials(user), format="json")
         assert cookies.refresh_cookie_path() == "/v2/auth/token/refresh/"
     assert response.cookies["refresh_token"]["path"] == "/v2/auth/token/refresh/"
 
@@ -357,9 +352,7 @@ def test_views_can_opt_out_for_native_apps(browser):
     with jwt_revoke(), override_settings(ROOT_URLCONF=Urls):
         user = UserFactory()
         login(browser, user)  # the browser's cookies are there...
-        app = browser.post(
-            "/app/token/", {"username": user.get_username(), "password": PASSWORD}, format="json"
-        )
+        app = browser.post("/app/token/", credentials(user), format="json")
         # ...and the refresh view in header mode does not take them
         ignored = browser.post("/app/refresh/", {}, format="json")
         rotated = browser.post("/app/refresh/", {"refresh": app.json()["refresh"]}, format="json")

@@ -7,6 +7,7 @@ import json
 import jwt
 import pytest
 from django.test import override_settings
+from django.urls import reverse
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
@@ -18,6 +19,11 @@ from tests.keys import pem_pair
 from tests.legacy import legacy_token
 
 pytestmark = pytest.mark.django_db
+
+REFRESH = reverse("django_jwt_revoke:token_refresh")
+LOGOUT = reverse("django_jwt_revoke:logout")
+REVOKE = reverse("django_jwt_revoke:token_revoke")
+INTROSPECT = reverse("django_jwt_revoke:token_introspect")
 
 
 def b64(data: bytes) -> str:
@@ -68,15 +74,15 @@ def probe(api_client, staff):
             assert response.status_code == 401, (path, response.content)
             if expect_code:
                 assert response.json()["code"] == expect_code
-        response = api_client.post("/api/auth/token/refresh/", {"refresh": raw}, format="json")
+        response = api_client.post(REFRESH, {"refresh": raw}, format="json")
         assert response.status_code == 401, response.content
-        response = api_client.post("/api/auth/logout/", HTTP_AUTHORIZATION=f"Bearer {raw}")
+        response = api_client.post(LOGOUT, HTTP_AUTHORIZATION=f"Bearer {raw}")
         assert response.status_code == 401, response.content
         # RFC 7009: 200 whatever the token, and nothing else happens
-        response = api_client.post("/api/auth/revoke/", {"token": raw}, format="json")
+        response = api_client.post(REVOKE, {"token": raw}, format="json")
         assert response.status_code == 200, response.content
         response = api_client.post(
-            "/api/auth/introspect/",
+            INTROSPECT,
             {"token": raw},
             format="json",
             HTTP_AUTHORIZATION=f"Bearer {staff_access}",
@@ -226,7 +232,7 @@ def test_refresh_token_where_an_access_token_is_expected(api_client, pair):
 
 
 def test_access_token_where_a_refresh_token_is_expected(api_client, pair):
-    response = api_client.post("/api/auth/token/refresh/", {"refresh": pair.access}, format="json")
+    response = api_client.post(REFRESH, {"refresh": pair.access}, format="json")
     assert response.status_code == 401 and response.json()["code"] == "token_wrong_type"
 
 
@@ -311,7 +317,7 @@ def test_legacy_tokens_refused_by_default(probe, user, api_client, get_me, setti
     settings.JWT_REVOKE = {**settings.JWT_REVOKE, "ACCEPT_SIMPLEJWT_TOKENS": True}
     me = get_me(access)
     assert me.status_code == 200 and me.json()["username"] == user.get_username()
-    response = api_client.post("/api/auth/token/refresh/", {"refresh": refresh}, format="json")
+    response = api_client.post(REFRESH, {"refresh": refresh}, format="json")
     assert response.status_code == 200
 
 

@@ -10,7 +10,8 @@ from django_jwt_revoke import revocation, signals
 from django_jwt_revoke.models import GlobalRevocation
 from django_jwt_revoke.tokens import decode_token, issue_token_pair
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# revocations reach the cache on commit: on_commit_hooks runs them in the test transaction
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("on_commit_hooks")]
 
 
 @pytest.fixture

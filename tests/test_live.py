@@ -7,9 +7,19 @@ import jwt
 import pytest
 from authlib.integrations.httpx_client import OAuth2Client
 from django.test import override_settings
+from django.urls import reverse
 
-from tests.factories import PASSWORD, UserFactory
+from tests.factories import UserFactory, credentials
 from tests.keys import pem_pair
+
+TOKEN = reverse("django_jwt_revoke:token_obtain")
+REFRESH = reverse("django_jwt_revoke:token_refresh")
+LOGOUT = reverse("django_jwt_revoke:logout")
+LOGOUT_ALL = reverse("django_jwt_revoke:logout_all")
+SESSIONS = reverse("django_jwt_revoke:session_list")
+REVOKE = reverse("django_jwt_revoke:token_revoke")
+INTROSPECT = reverse("django_jwt_revoke:token_introspect")
+JWKS = reverse("django_jwt_revoke:jwks")
 
 
 class BearerAuth(httpx.Auth):
@@ -28,8 +38,9 @@ def http(live_server):
 
 
 @pytest.fixture
-def api(live_server):
-    return f"{live_server.url}/api/auth/"
+def base(live_server):
+    """The live server's address, for clients given absolute URLs."""
+    return live_server.url
 
 
 @pytest.fixture
@@ -42,8 +53,8 @@ def oauth():
 
 def login(http, user, agent="pytest"):
     response = http.post(
-        "/api/auth/token/",
-        json={"username": user.get_username(), "password": PASSWORD},
+        TOKEN,
+        json=credentials(user),
         headers={"User-Agent": agent},
     )
     assert response.status_code == 200, response.text
@@ -55,12 +66,12 @@ def me(http, access):
 
 
 def refresh(http, token):
-    return http.post("/api/auth/token/refresh/", json={"refresh": token})
+    return http.post(REFRESH, json={"refresh": token})
 
 
 def test_login_refresh_reuse_sessions_logout(http):
     user = UserFactory()
-    bad = http.post("/api/auth/token/", json={"username": user.get_username(), "password": "wrong"})
+    bad = http.post(TOKEN, json=credentials(user, "wrong"))
     assert bad.status_code == 401
 
     first = login(http, user, "Phone")
@@ -83,7 +94,7 @@ def test_login_refresh_reuse_sessions_logout(http):
     laptop = login(http, user, "Laptop")
     tablet = login(http, user, "Tablet")
     auth = {"Authorization": f"Bearer {laptop['access']}"}
-    sessions = http.get("/api/auth/sessions/", headers=auth).json()
+    sessions = http.get(SESSIONS, headers=auth).json()
     assert [(s["user_agent"], s["current"]) for s in sessions] == [
         ("Tablet", False),
         ("Laptop", True),
@@ -92,54 +103,55 @@ def test_login_refresh_reuse_sessions_logout(http):
 
     # ending the tablet's session from the laptop
     tablet_id = sessions[0]["id"]
-    assert http.delete(f"/api/auth/sessions/{tablet_id}/", headers=auth).status_code == 204
+    tablet_url = reverse("django_jwt_revoke:session_detail", args=[tablet_id])
+    assert http.delete(tablet_url, headers=auth).status_code == 204
     assert me(http, tablet["access"]) == 401
     assert me(http, laptop["access"]) == 200
 
     # logout ends this login only; logout-all ends every one
     desk = login(http, user, "Desk")
-    assert http.post("/api/auth/logout/", headers=auth).status_code == 204
+    assert http.post(LOGOUT, headers=auth).status_code == 204
     assert me(http, laptop["access"]) == 401
     assert refresh(http, laptop["refresh"]).status_code == 401
     assert me(http, desk["access"]) == 200
     phone = login(http, user, "Phone")
     desk_auth = {"Authorization": f"Bearer {desk['access']}"}
-    assert http.post("/api/auth/logout-all/", headers=desk_auth).status_code == 204
+    assert http.post(LOGOUT_ALL, headers=desk_auth).status_code == 204
     assert me(http, desk["access"]) == 401
     assert me(http, phone["access"]) == 401
     assert refresh(http, phone["refresh"]).status_code == 401
 
 
-def test_rfc7009_revocation_with_authlib(http, api, oauth):
+def test_rfc7009_revocation_with_authlib(http, base, oauth):
     user = UserFactory()
     pair = login(http, user)
 
     response = oauth.revoke_token(
-        f"{api}revoke/", token=pair["refresh"], token_type_hint="refresh_token"
+        f"{base}{REVOKE}", token=pair["refresh"], token_type_hint="refresh_token"
     )
 
     assert response.status_code == 200
     assert refresh(http, pair["refresh"]).status_code == 401
     assert me(http, pair["access"]) == 401
     # again, and with nonsense: still 200
-    assert oauth.revoke_token(f"{api}revoke/", token=pair["refresh"]).status_code == 200
-    assert oauth.revoke_token(f"{api}revoke/", token="nonsense").status_code == 200
+    assert oauth.revoke_token(f"{base}{REVOKE}", token=pair["refresh"]).status_code == 200
+    assert oauth.revoke_token(f"{base}{REVOKE}", token="nonsense").status_code == 200
 
 
-def test_rfc7009_access_token_leaves_the_session(http, api, oauth):
+def test_rfc7009_access_token_leaves_the_session(http, base, oauth):
     pair = login(http, UserFactory())
-    assert oauth.revoke_token(f"{api}revoke/", token=pair["access"]).status_code == 200
+    assert oauth.revoke_token(f"{base}{REVOKE}", token=pair["access"]).status_code == 200
     assert me(http, pair["access"]) == 401
     assert refresh(http, pair["refresh"]).status_code == 200
 
 
-def test_rfc7662_introspection_with_authlib(http, api, oauth):
+def test_rfc7662_introspection_with_authlib(http, base, oauth):
     user = UserFactory()
     staff = login(http, UserFactory(is_staff=True))
     pair = login(http, user)
     as_staff = BearerAuth(staff["access"])
 
-    active = oauth.introspect_token(f"{api}introspect/", token=pair["access"], auth=as_staff)
+    active = oauth.introspect_token(f"{base}{INTROSPECT}", token=pair["access"], auth=as_staff)
     assert active.status_code == 200
     body = active.json()
     assert body["active"] is True
@@ -148,33 +160,33 @@ def test_rfc7662_introspection_with_authlib(http, api, oauth):
     assert pair["access"] not in active.text
 
     # Authlib's own client credentials (HTTP Basic) do not make a caller staff
-    assert oauth.introspect_token(f"{api}introspect/", token=pair["access"]).status_code == 401
+    assert oauth.introspect_token(f"{base}{INTROSPECT}", token=pair["access"]).status_code == 401
     # RFC 7662 2.3: a Bearer token without the privileges for it is a 401 too
     as_user = BearerAuth(pair["access"])
-    refused = oauth.introspect_token(f"{api}introspect/", token=pair["access"], auth=as_user)
+    refused = oauth.introspect_token(f"{base}{INTROSPECT}", token=pair["access"], auth=as_user)
     assert refused.status_code == 401
     assert 'error="insufficient_scope"' in refused.headers["WWW-Authenticate"]
 
-    oauth.revoke_token(f"{api}revoke/", token=pair["refresh"])
+    oauth.revoke_token(f"{base}{REVOKE}", token=pair["refresh"])
     for token in (pair["access"], pair["refresh"], "nonsense"):
-        gone = oauth.introspect_token(f"{api}introspect/", token=token, auth=as_staff)
+        gone = oauth.introspect_token(f"{base}{INTROSPECT}", token=token, auth=as_staff)
         assert gone.status_code == 200
         assert gone.json() == {"active": False}
 
 
 def test_jwks_under_hmac_is_404(http):
-    assert http.get("/api/auth/jwks/").status_code == 404
+    assert http.get(JWKS).status_code == 404
 
 
 @pytest.mark.parametrize(
     "kind,algorithm", [("rsa", "RS256"), ("ec", "ES256"), ("ed25519", "EdDSA")]
 )
-def test_pyjwkclient_finds_the_key_of_our_tokens_in_jwks(http, api, kind, algorithm):
+def test_pyjwkclient_finds_the_key_of_our_tokens_in_jwks(http, base, kind, algorithm):
     """One asymmetric SIGNING_KEY and nothing else: tokens name the kid jwks/ publishes."""
     private, _ = pem_pair(kind)
     with override_settings(JWT_REVOKE={"ALGORITHM": algorithm, "SIGNING_KEY": private}):
         pair = login(http, UserFactory())
-        jwks = jwt.PyJWKClient(f"{api}jwks/", cache_jwk_set=False)
+        jwks = jwt.PyJWKClient(f"{base}{JWKS}", cache_jwk_set=False)
         for token in (pair["access"], pair["refresh"]):
             key = jwks.get_signing_key_from_jwt(token)
             assert key.key_id == jwt.get_unverified_header(token)["kid"]
@@ -183,7 +195,7 @@ def test_pyjwkclient_finds_the_key_of_our_tokens_in_jwks(http, api, kind, algori
         assert me(http, pair["access"]) == 200
 
 
-def test_pyjwkclient_after_a_key_rotation(http, api):
+def test_pyjwkclient_after_a_key_rotation(http, base):
     """Tokens of the retired key still find it in jwks/ under their own kid."""
     old_private, old_public = pem_pair("ec")
     new_private, _ = pem_pair("ec")
@@ -196,7 +208,7 @@ def test_pyjwkclient_after_a_key_rotation(http, api):
     }
     with override_settings(JWT_REVOKE=rotated):
         new = login(http, UserFactory())
-        jwks = jwt.PyJWKClient(f"{api}jwks/", cache_jwk_set=False)
+        jwks = jwt.PyJWKClient(f"{base}{JWKS}", cache_jwk_set=False)
         for token in (old["access"], new["access"]):
             jwt.decode(token, jwks.get_signing_key_from_jwt(token).key, algorithms=["ES256"])
             assert me(http, token) == 200

@@ -13,8 +13,10 @@ The racing change is injected at the exact step (deterministic, both
 databases), and on PostgreSQL real threads log in with a slow hasher while
 the main thread changes the password.
 
-Every test is ``transaction=True``: revocations reach the cache in
-``transaction.on_commit``, which the default test transaction never runs.
+Revocations reach the cache in ``transaction.on_commit``, which the default
+test transaction never runs: ``on_commit_hooks`` runs the callbacks where the
+racing change commits. The thread tests are ``transaction=True``: their
+threads' connections must see what the test commits.
 """
 
 from __future__ import annotations
@@ -28,19 +30,20 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.hashers import PBKDF2PasswordHasher, make_password
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test import Client
+from django.urls import reverse
 
 from django_jwt_revoke import revocation, serializers
 from django_jwt_revoke.models import OutstandingToken, TokenSession
 from django_jwt_revoke.tokens import issue_token_pair
 from tests.factories import PASSWORD, UserFactory
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("on_commit_hooks")]
 
-AUTH = "/api/auth/"
-TOKEN = AUTH + "token/"
-REFRESH = AUTH + "token/refresh/"
+TOKEN = reverse("django_jwt_revoke:token_obtain")
+REFRESH = reverse("django_jwt_revoke:token_refresh")
 ME = "/api/me/"
 TOKEN_USER_ME = "/api/token-user-me/"
 NEW_PASSWORD = "a brand new password, nothing like the old one"
@@ -65,10 +68,10 @@ def bearer(access):
 
 
 def login(username, password, client=None):
+    """POST token/ with ``username`` as the USERNAME_FIELD's value."""
     client = client or Client()
-    return client.post(
-        TOKEN, {"username": username, "password": password}, content_type="application/json"
-    )
+    body = {get_user_model().USERNAME_FIELD: username, "password": password}
+    return client.post(TOKEN, body, content_type="application/json")
 
 
 def refresh(raw, client=None):
@@ -252,15 +255,15 @@ def test_a_change_committing_during_a_login_leaves_it_no_live_pair(monkeypatch, 
     bystander = UserFactory()
     # An earlier login, checked in token-user mode first: with a cache, its
     # "not revoked" answers are now cached, and the revocation must overwrite them.
-    earlier = login(user.username, PASSWORD).json()
-    bystanders = login(bystander.username, PASSWORD).json()
+    earlier = login(user.get_username(), PASSWORD).json()
+    bystanders = login(bystander.get_username(), PASSWORD).json()
     for path in (ME, TOKEN_USER_ME):
         assert Client().get(path, **bearer(earlier["access"])).status_code == 200
     sessions = TokenSession.objects.count()
 
     injection = Injection(RACES[race], user, same=same)
     inject(monkeypatch, point, injection)
-    response = login(user.username, PASSWORD)
+    response = login(user.get_username(), PASSWORD)
     monkeypatch.undo()
 
     assert injection.fired == 1, "the racing change never ran: the test proves nothing"
@@ -284,22 +287,22 @@ def test_a_change_committing_during_a_login_leaves_it_no_live_pair(monkeypatch, 
 def test_a_login_after_the_change_committed_works(race):
     """The control: what starts after the revocation returned is not killed by it."""
     user = UserFactory()
-    earlier = login(user.username, PASSWORD).json()
+    earlier = login(user.get_username(), PASSWORD).json()
 
     RACES[race](user)
 
     assert_dead(earlier)
     password = PASSWORD_AFTER.get(race, PASSWORD)
     if race == "password_change":
-        assert login(user.username, PASSWORD).status_code == 401
+        assert login(user.get_username(), PASSWORD).status_code == 401
     if race == "deactivation":
-        assert login(user.username, PASSWORD).status_code == 401
+        assert login(user.get_username(), PASSWORD).status_code == 401
         reactivated = fresh(user)
         reactivated.is_active = True
         reactivated.save()
         # reactivating is no revocation, and revives nothing
         assert_dead(earlier)
-    response = login(user.username, password)
+    response = login(user.get_username(), password)
     assert response.status_code == 200, response.json()
     assert_alive(response.json())
     # issued outside the endpoint, right after the revocation: alive too
@@ -313,7 +316,7 @@ def test_another_users_change_during_the_check_kills_nothing(monkeypatch, race):
     other = UserFactory()
     injection = Injection(RACES[race], other)
     inject(monkeypatch, "during_check", injection)
-    response = login(user.username, PASSWORD)
+    response = login(user.get_username(), PASSWORD)
     monkeypatch.undo()
 
     assert injection.fired == 1
@@ -329,20 +332,20 @@ def test_revocations_committing_during_the_check_and_after_it_both_kill(monkeypa
     inject(monkeypatch, "during_check", during)
     after = Injection(revoke_all, user)
     inject(monkeypatch, "after_check", after)
-    response = login(user.username, PASSWORD)
+    response = login(user.get_username(), PASSWORD)
     monkeypatch.undo()
 
     assert during.fired == after.fired == 1
     assert response.status_code == 200
     assert_dead(response.json())
-    assert_alive(login(user.username, PASSWORD).json())
+    assert_alive(login(user.get_username(), PASSWORD).json())
 
 
 def test_a_hash_upgrade_during_the_login_is_not_a_password_change():
     """ModelBackend re-hashes an outdated hash on login: no revocation, the pair lives."""
     user = with_outdated_hash(UserFactory())
     earlier = issue_token_pair(user)
-    response = login(user.username, PASSWORD)
+    response = login(user.get_username(), PASSWORD)
     assert response.status_code == 200
     assert fresh(user).password.startswith("md5$"), "the hash was not upgraded"
     assert_alive(response.json())
@@ -352,16 +355,34 @@ def test_a_hash_upgrade_during_the_login_is_not_a_password_change():
 # -- a backend the natural key does not find users by: the fallback path -----------------
 
 
-class EmailBackend(ModelBackend):
-    """Authenticates by email, passed as the username (the pre-read finds nobody)."""
+def other_key_lookup():
+    """What ``OtherKeyBackend`` finds users by: the email address (a common email-login
+    backend), or the id (an account number) where the email is the USERNAME_FIELD."""
+    User = get_user_model()
+    email = User.get_email_field_name()
+    if email == User.USERNAME_FIELD:
+        return "pk"
+    return f"{email}__iexact"
+
+
+def other_key(user):
+    """The login name ``OtherKeyBackend`` takes for ``user``."""
+    lookup = other_key_lookup()
+    return str(user.pk) if lookup == "pk" else getattr(user, lookup.split("__")[0])
+
+
+class OtherKeyBackend(ModelBackend):
+    """Authenticates by ``other_key()``, sent as the login name (the pre-read finds nobody)."""
 
     def authenticate(self, request, username=None, password=None, **kwargs):
         User = get_user_model()
+        if username is None:
+            username = kwargs.get(User.USERNAME_FIELD)
         if username is None or password is None:
             return None
         try:
-            user = User._default_manager.get(email__iexact=username)
-        except (User.DoesNotExist, User.MultipleObjectsReturned):
+            user = User._default_manager.get(**{other_key_lookup(): username})
+        except (User.DoesNotExist, User.MultipleObjectsReturned, ValueError, ValidationError):
             User().set_password(password)
             return None
         if user.check_password(password) and self.user_can_authenticate(user):
@@ -370,23 +391,23 @@ class EmailBackend(ModelBackend):
 
 
 @pytest.fixture
-def email_backend(settings):
-    settings.AUTHENTICATION_BACKENDS = [f"{__name__}.EmailBackend"]
+def other_key_backend(settings):
+    settings.AUTHENTICATION_BACKENDS = [f"{__name__}.OtherKeyBackend"]
 
 
-def test_email_login_goes_through_the_fallback_and_works(email_backend):
+def test_login_by_another_key_goes_through_the_fallback_and_works(other_key_backend):
     user = UserFactory()
-    assert serializers._generations_before_check(user.email).user_key is None
-    earlier = login(user.email, PASSWORD).json()
+    assert serializers._generations_before_check(other_key(user)).user_key is None
+    earlier = login(other_key(user), PASSWORD).json()
     assert_alive(earlier)
-    # the username no longer works: only the email backend is configured
-    assert login(user.username, PASSWORD).status_code == 401
+    # the natural key no longer works: only the other backend is configured
+    assert login(user.get_username(), PASSWORD).status_code == 401
 
 
-def test_email_login_with_a_hash_upgrade_works(email_backend):
+def test_login_by_another_key_with_a_hash_upgrade_works(other_key_backend):
     """The upgrade saves a new hash during the check: not a change to refuse the login for."""
     user = with_outdated_hash(UserFactory())
-    response = login(user.email, PASSWORD)
+    response = login(other_key(user), PASSWORD)
     assert response.status_code == 200, response.json()
     assert fresh(user).password.startswith("md5$")
     assert_alive(response.json())
@@ -394,16 +415,16 @@ def test_email_login_with_a_hash_upgrade_works(email_backend):
 
 @pytest.mark.parametrize("point", ["during_check", "after_check"])
 @pytest.mark.parametrize("race", ["password_change", "deactivation"])
-def test_email_login_is_refused_when_the_user_changed_since_the_backend_loaded_it(
-    email_backend, monkeypatch, point, race
+def test_login_by_another_key_is_refused_when_the_user_changed_since_the_backend_loaded_it(
+    other_key_backend, monkeypatch, point, race
 ):
     user = UserFactory()
-    earlier = login(user.email, PASSWORD).json()
+    earlier = login(other_key(user), PASSWORD).json()
     sessions = TokenSession.objects.count()
 
     injection = Injection(RACES[race], user)
     inject(monkeypatch, point, injection)
-    response = login(user.email, PASSWORD)
+    response = login(other_key(user), PASSWORD)
     monkeypatch.undo()
 
     assert injection.fired == 1
@@ -412,8 +433,8 @@ def test_email_login_is_refused_when_the_user_changed_since_the_backend_loaded_i
     assert TokenSession.objects.count() == sessions
     assert_dead(earlier)
     if race == "password_change":
-        assert login(user.email, PASSWORD).status_code == 401
-        after = login(user.email, NEW_PASSWORD)
+        assert login(other_key(user), PASSWORD).status_code == 401
+        after = login(other_key(user), NEW_PASSWORD)
         assert after.status_code == 200
         assert_alive(after.json())
 
@@ -438,14 +459,14 @@ FALLBACK_MISSES_LOGOUT_ALL = pytest.mark.xfail(
         "revoke_all",
     ],
 )
-def test_email_login_leaves_no_live_pair_when_tokens_are_revoked_during_it(
-    email_backend, monkeypatch, point, race
+def test_login_by_another_key_leaves_no_live_pair_when_tokens_are_revoked_during_it(
+    other_key_backend, monkeypatch, point, race
 ):
     user = UserFactory()
     sessions = TokenSession.objects.count()
     injection = Injection(RACES[race], user)
     inject(monkeypatch, point, injection)
-    response = login(user.email, PASSWORD)
+    response = login(other_key(user), PASSWORD)
     monkeypatch.undo()
 
     assert injection.fired == 1
@@ -547,10 +568,11 @@ def slow_user(settings):
 
 @pytest.mark.postgres
 @only_postgres
+@pytest.mark.django_db(transaction=True)
 def test_logins_racing_a_password_change_get_no_live_pair(monkeypatch, slow_user):
     user = slow_user
     stop = threading.Event()
-    threads, attempts, mid_check = login_storm(monkeypatch, user.username, PASSWORD, stop)
+    threads, attempts, mid_check = login_storm(monkeypatch, user.get_username(), PASSWORD, stop)
     try:
         wait_until(mid_check)
         changer = fresh(user)
@@ -576,17 +598,18 @@ def test_logins_racing_a_password_change_get_no_live_pair(monkeypatch, slow_user
         assert_dead(attempt.body)
     # and once save() returned, the old password opens nothing
     assert all(a.status == 401 for a in after), [a.status for a in after]
-    response = login(user.username, NEW_PASSWORD)
+    response = login(user.get_username(), NEW_PASSWORD)
     assert response.status_code == 200
     assert_alive(response.json())
 
 
 @pytest.mark.postgres
 @only_postgres
+@pytest.mark.django_db(transaction=True)
 def test_logins_racing_a_logout_all_die_before_it_and_live_after_it(monkeypatch, slow_user):
     user = slow_user
     stop = threading.Event()
-    threads, attempts, mid_check = login_storm(monkeypatch, user.username, PASSWORD, stop)
+    threads, attempts, mid_check = login_storm(monkeypatch, user.get_username(), PASSWORD, stop)
     try:
         wait_until(mid_check)
         revoking = time.monotonic()

@@ -4,6 +4,7 @@ import io
 import logging
 
 import pytest
+from django.urls import reverse
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser as DRFJSONParser
 
@@ -15,7 +16,6 @@ from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
-AUTH = "/api/auth/"
 # 2 KB and 100 KB: the first is deeper than CPython's default recursion limit
 # lets json.load go; the second is deeper than any interpreter's C stack allows.
 BODIES = {
@@ -41,9 +41,11 @@ def no_error_logged(caplog):
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
-def post_json(client, path, body, access=None):
+def post_json(client, name, body, access=None):
+    """POST ``body`` to the app's endpoint of URL name ``name``."""
+    url = reverse(f"django_jwt_revoke:{name}")
     extra = {"HTTP_AUTHORIZATION": f"Bearer {access}"} if access else {}
-    return client.post(AUTH + path, body, content_type="application/json", **extra)
+    return client.post(url, body, content_type="application/json", **extra)
 
 
 def parse_error(response):
@@ -57,10 +59,10 @@ def parse_error(response):
 @NESTED
 @pytest.mark.usefixtures("no_error_logged")
 def test_endpoints_taking_a_json_body_answer_parse_error(client, user, body):
-    assert parse_error(post_json(client, "token/", body))
-    assert parse_error(post_json(client, "token/refresh/", body))
+    assert parse_error(post_json(client, "token_obtain", body))
+    assert parse_error(post_json(client, "token_refresh", body))
     pair = issue_token_pair(user)
-    assert parse_error(post_json(client, "logout/", body, pair.access))
+    assert parse_error(post_json(client, "logout", body, pair.access))
     # the logout did not happen: the request was refused whole
     assert TokenSession.objects.get(sid=pair.sid).revoked_at is None
 
@@ -69,8 +71,8 @@ def test_endpoints_taking_a_json_body_answer_parse_error(client, user, body):
 @pytest.mark.usefixtures("no_error_logged")
 def test_rfc_7009_and_7662_endpoints_answer_invalid_request(client, body):
     staff = issue_token_pair(UserFactory(is_staff=True))
-    for path, access in (("revoke/", None), ("introspect/", staff.access)):
-        response = post_json(client, path, body, access)
+    for name, access in (("token_revoke", None), ("token_introspect", staff.access)):
+        response = post_json(client, name, body, access)
         assert response.status_code == 400, response.content[:300]
         assert response.json() == {"error": "invalid_request"}
 
@@ -79,14 +81,14 @@ def test_rfc_7009_and_7662_endpoints_answer_invalid_request(client, body):
 @pytest.mark.usefixtures("no_error_logged")
 def test_logout_all_does_not_read_its_body(client, pair, body):
     """It takes no body: whatever is sent, the caller is logged out everywhere."""
-    response = post_json(client, "logout-all/", body, pair.access)
+    response = post_json(client, "logout_all", body, pair.access)
     assert response.status_code == 204
     assert client.get("/api/me/", HTTP_AUTHORIZATION=f"Bearer {pair.access}").status_code == 401
 
 
 def test_malformed_json_has_the_same_stable_code(client, user):
     for body in ("{bad", "[1,", '{"username": "a", "password": NaN}x'):
-        assert parse_error(post_json(client, "token/", body))
+        assert parse_error(post_json(client, "token_obtain", body))
 
 
 def test_the_limit_is_the_same_on_every_interpreter():

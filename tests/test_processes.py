@@ -4,7 +4,9 @@ Two real ``runserver`` processes of the example project share the test
 database and a Redis cache. A revocation made through one is refused by the
 other on the very next request, in user mode (database) and token-user mode
 (cache). SQLite in memory cannot be shared between processes: these tests
-run in the PostgreSQL pass of CI.
+run in the PostgreSQL pass of CI. Under a custom ``AUTH_USER_MODEL``
+(``tests.settings_uuid_user``...) the servers run the example project with
+that user model too (``server_settings``).
 """
 
 import os
@@ -16,16 +18,25 @@ from pathlib import Path
 
 import httpx
 import pytest
+from django.apps import apps
 from django.contrib.auth.hashers import make_password
 from django.db import connection
+from django.urls import reverse
 
-from tests.factories import PASSWORD, UserFactory
+from tests.factories import PASSWORD, UserFactory, credentials
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = "redis://127.0.0.1:6379/14"
-PATHS = ("/api/me/", "/api/me/token-user/")
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
+
+
+def example_url(name):
+    """The path of URL ``name`` on the servers: the example project's URLs."""
+    return reverse(name, urlconf="example_project.urls")
+
+
+PATHS = (example_url("me"), example_url("me-token-user"))
 
 
 def _free_port():
@@ -52,8 +63,32 @@ def shared_redis(settings):
     caches["revocation"].clear()
 
 
+def server_settings(settings, directory):
+    """The servers' settings module: the example project's, with this run's user model.
+
+    None for Django's own ``User``, the example project's. Otherwise a module
+    in ``directory`` that installs the model's app before ``django_jwt_revoke``
+    (as ``tests/settings_uuid_user.py`` does), so that both sides read and
+    write the same user table.
+    """
+    if settings.AUTH_USER_MODEL == "auth.User":
+        return None
+    app = apps.get_model(settings.AUTH_USER_MODEL)._meta.app_config.name
+    (directory / "server_settings.py").write_text(
+        "from example_project.settings import *  # noqa: F403\n"
+        "from example_project.settings import INSTALLED_APPS\n\n"
+        "INSTALLED_APPS = [\n"
+        '    *(app for app in INSTALLED_APPS if app != "django_jwt_revoke"),\n'
+        f"    {app!r},\n"
+        '    "django_jwt_revoke",\n'
+        "]\n"
+        f"AUTH_USER_MODEL = {settings.AUTH_USER_MODEL!r}\n"
+    )
+    return "server_settings"
+
+
 @pytest.fixture
-def servers(shared_redis, settings):
+def servers(shared_redis, settings, tmp_path):
     if connection.vendor != "postgresql":
         pytest.skip(
             "needs a database shared between processes: run with JWT_REVOKE_TEST_DB=postgres"
@@ -72,6 +107,10 @@ def servers(shared_redis, settings):
         "DJANGO_DEBUG": "1",
         "PYTHONUNBUFFERED": "1",
     }
+    custom = server_settings(settings, tmp_path)
+    if custom:
+        env["DJANGO_SETTINGS_MODULE"] = custom
+        env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), str(ROOT)])
     procs, urls = [], []
     for _ in range(2):
         port = _free_port()
@@ -85,10 +124,10 @@ def servers(shared_redis, settings):
         urls.append(f"http://127.0.0.1:{port}")
     try:
         deadline = time.monotonic() + 30
-        for proc, url in zip(procs, urls):
+        for proc, base in zip(procs, urls):
             while True:
                 try:
-                    httpx.get(url + "/api/me/", timeout=1)
+                    httpx.get(base + PATHS[0], timeout=1)
                     break
                 except httpx.TransportError:
                     if proc.poll() is not None or time.monotonic() > deadline:
@@ -111,10 +150,9 @@ def make_user():
     return user
 
 
-def login(base, username):
-    response = httpx.post(
-        base + "/api/auth/token/", json={"username": username, "password": PASSWORD}
-    )
+def login(base, user):
+    token = example_url("django_jwt_revoke:token_obtain")
+    response = httpx.post(base + token, json=credentials(user))
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -140,10 +178,11 @@ def assert_refused_everywhere(urls, access):
 def test_logout_through_one_process_is_refused_by_the_other(servers):
     a, b = servers
     user = make_user()
-    mine, other_login = login(a, user.username), login(b, user.username)
+    mine, other_login = login(a, user), login(b, user)
     assert_works_everywhere(servers, mine["access"])  # both caches now warm
     response = httpx.post(
-        a + "/api/auth/logout/", headers={"Authorization": f"Bearer {mine['access']}"}
+        a + example_url("django_jwt_revoke:logout"),
+        headers={"Authorization": f"Bearer {mine['access']}"},
     )
     assert response.status_code == 204
     assert_refused_everywhere(servers, mine["access"])
@@ -153,22 +192,23 @@ def test_logout_through_one_process_is_refused_by_the_other(servers):
 def test_logout_all_through_one_process_is_refused_by_the_other(servers):
     a, b = servers
     user = make_user()
-    first, second = login(a, user.username), login(b, user.username)
+    first, second = login(a, user), login(b, user)
     assert_works_everywhere(servers, first["access"])
     assert_works_everywhere(servers, second["access"])
     response = httpx.post(
-        b + "/api/auth/logout-all/", headers={"Authorization": f"Bearer {second['access']}"}
+        b + example_url("django_jwt_revoke:logout_all"),
+        headers={"Authorization": f"Bearer {second['access']}"},
     )
     assert response.status_code == 204
     assert_refused_everywhere(servers, first["access"])
     assert_refused_everywhere(servers, second["access"])
-    assert_works_everywhere(servers, login(a, user.username)["access"])
+    assert_works_everywhere(servers, login(a, user)["access"])
 
 
 def test_password_change_in_a_third_process_is_refused_by_both(servers):
     a, _b = servers
     user = make_user()
-    tokens = login(a, user.username)
+    tokens = login(a, user)
     assert_works_everywhere(servers, tokens["access"])
     user.set_password("a brand new password")
     user.save()

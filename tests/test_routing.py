@@ -9,7 +9,11 @@ from django_jwt_revoke.models import BlacklistedToken, TokenSession
 from django_jwt_revoke.tokens import issue_token_pair
 from tests.factories import UserFactory
 
-pytestmark = pytest.mark.django_db(databases=["default", "replica"], transaction=True)
+# revocations reach the cache on commit: on_commit_hooks runs them in the test transaction
+pytestmark = [
+    pytest.mark.django_db(databases=["default", "replica"]),
+    pytest.mark.usefixtures("on_commit_hooks"),
+]
 
 REPLICA_ROUTER = override_settings(DATABASE_ROUTERS=["tests.testapp.routers.ReadReplicaRouter"])
 
@@ -34,7 +38,10 @@ def test_database_alias_setting_moves_revocation_state(settings, get_me):
     settings.JWT_REVOKE = {**settings.JWT_REVOKE, "DATABASE_ALIAS": "replica"}
     assert jwt_revoke_settings.database_alias() == "replica"
     user = UserFactory()
-    replica_user = type(user).objects.using("replica").create(pk=user.pk, username=user.username)
+    User = type(user)
+    replica_user = User.objects.using("replica").create(
+        pk=user.pk, **{User.USERNAME_FIELD: user.get_username()}
+    )
     pair = issue_token_pair(replica_user)
     assert TokenSession.objects.using("replica").filter(sid=pair.sid).exists()
     assert not TokenSession.objects.using("default").filter(sid=pair.sid).exists()

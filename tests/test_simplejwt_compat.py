@@ -18,6 +18,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import (
     BlacklistedToken as SJBlacklistedToken,
@@ -36,15 +37,15 @@ from tests.concurrency import refresh_race
 from tests.factories import UserFactory
 from tests.legacy import legacy_token
 
-pytestmark = pytest.mark.django_db(transaction=True)  # revocations reach the cache on commit
+# revocations reach the cache on commit: on_commit_hooks runs them in the test transaction
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("on_commit_hooks")]
 
-AUTH = "/api/auth/"
-REFRESH_URL = AUTH + "token/refresh/"
-LOGOUT = AUTH + "logout/"
-LOGOUT_ALL = AUTH + "logout-all/"
-SESSIONS = AUTH + "sessions/"
-REVOKE = AUTH + "revoke/"
-INTROSPECT = AUTH + "introspect/"
+LOGOUT = reverse("django_jwt_revoke:logout")
+LOGOUT_ALL = reverse("django_jwt_revoke:logout_all")
+SESSIONS = reverse("django_jwt_revoke:session_list")
+REVOKE = reverse("django_jwt_revoke:token_revoke")
+INTROSPECT = reverse("django_jwt_revoke:token_introspect")
+REFRESH_URL = reverse("django_jwt_revoke:token_refresh")
 ME = "/api/me/"
 TOKEN_USER_ME = "/api/token-user-me/"
 

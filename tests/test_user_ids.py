@@ -12,9 +12,10 @@ import pytest
 from django_jwt_revoke import revocation
 from django_jwt_revoke.conf import jwt_revoke_settings
 from django_jwt_revoke.tokens import decode_token, issue_token_pair
-from tests.custom_users.factories import make_user
+from tests.factories import UserFactory
 
-pytestmark = pytest.mark.django_db(transaction=True)  # revocations reach the cache on commit
+# revocations reach the cache on commit: on_commit_hooks runs them in the test transaction
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("on_commit_hooks")]
 
 
 def resign(payload):
@@ -27,7 +28,7 @@ def claims(raw):
 
 @pytest.fixture
 def person():
-    return make_user()
+    return UserFactory()
 
 
 def spellings(value):

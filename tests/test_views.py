@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from django.contrib.auth import get_user_model
 from django.db import DatabaseError, connection
 from django.test import Client, override_settings
+from django.urls import reverse
 from django.utils import timezone
 from django.views.debug import SafeExceptionReporterFilter
 
@@ -21,21 +22,24 @@ from django_jwt_revoke.conf import jwt_revoke_settings
 from django_jwt_revoke.models import OutstandingToken, TokenSession
 from django_jwt_revoke.tokens import decode_token, issue_token_pair
 from tests.concurrency import refresh_race
-from tests.factories import PASSWORD, UserFactory
+from tests.factories import PASSWORD, UserFactory, credentials, login_name
 from tests.keys import pem_pair
 
 pytestmark = pytest.mark.django_db
 
-AUTH = "/api/auth/"
-TOKEN = AUTH + "token/"
-REFRESH = AUTH + "token/refresh/"
-LOGOUT = AUTH + "logout/"
-LOGOUT_ALL = AUTH + "logout-all/"
-SESSIONS = AUTH + "sessions/"
-REVOKE = AUTH + "revoke/"
-INTROSPECT = AUTH + "introspect/"
-JWKS = AUTH + "jwks/"
+TOKEN = reverse("django_jwt_revoke:token_obtain")
+REFRESH = reverse("django_jwt_revoke:token_refresh")
+LOGOUT = reverse("django_jwt_revoke:logout")
+LOGOUT_ALL = reverse("django_jwt_revoke:logout_all")
+SESSIONS = reverse("django_jwt_revoke:session_list")
+REVOKE = reverse("django_jwt_revoke:token_revoke")
+INTROSPECT = reverse("django_jwt_revoke:token_introspect")
+JWKS = reverse("django_jwt_revoke:jwks")
 ME = "/api/me/"
+
+
+def session_url(sid):
+    return reverse("django_jwt_revoke:session_detail", args=[sid])
 
 
 def bearer(access):
@@ -78,9 +82,7 @@ def form(client, path, data, **extra):
 
 
 def test_obtain_returns_a_working_pair(api_client, user, works):
-    response = api_client.post(
-        TOKEN, {"username": user.get_username(), "password": PASSWORD}, format="json"
-    )
+    response = api_client.post(TOKEN, credentials(user), format="json")
     assert response.status_code == 200
     body = response.json()
     assert set(body) == {"access", "refresh"}
@@ -90,9 +92,7 @@ def test_obtain_returns_a_working_pair(api_client, user, works):
 
 
 def test_obtain_bad_password(api_client, user):
-    response = api_client.post(
-        TOKEN, {"username": user.get_username(), "password": "nope"}, format="json"
-    )
+    response = api_client.post(TOKEN, credentials(user, "nope"), format="json")
     assert response.status_code == 401
     assert response.json()["code"] == "invalid_credentials"
     assert response["WWW-Authenticate"].startswith("Bearer ")
@@ -101,22 +101,29 @@ def test_obtain_bad_password(api_client, user):
 
 def test_obtain_inactive_user_gets_the_bad_credentials_answer(api_client):
     inactive = UserFactory(is_active=False)
-    unknown = api_client.post(TOKEN, {"username": "nobody", "password": PASSWORD}, format="json")
-    response = api_client.post(
-        TOKEN, {"username": inactive.get_username(), "password": PASSWORD}, format="json"
-    )
+    nobody = {get_user_model().USERNAME_FIELD: login_name("nobody"), "password": PASSWORD}
+    unknown = api_client.post(TOKEN, nobody, format="json")
+    response = api_client.post(TOKEN, credentials(inactive), format="json")
     assert response.status_code == unknown.status_code == 401
     assert response.json() == unknown.json()
     assert not TokenSession.objects.filter(user=inactive).exists()
 
 
-@pytest.mark.parametrize("missing", ["username", "password"])
+def test_obtain_takes_username_whatever_the_username_field(api_client, user, works):
+    """``username`` is accepted as well, as the SPEC names it (the USERNAME_FIELD's alias)."""
+    body = {"username": user.get_username(), "password": PASSWORD}
+    response = api_client.post(TOKEN, body, format="json")
+    assert response.status_code == 200, response.content
+    assert works(response.json()["access"])
+
+
+@pytest.mark.parametrize("missing", ["login", "password"])
 def test_obtain_missing_field(api_client, user, missing):
-    data = {"username": user.get_username(), "password": PASSWORD}
-    del data[missing]
+    data = credentials(user)
+    field = get_user_model().USERNAME_FIELD if missing == "login" else missing
+    del data[field]
     response = api_client.post(TOKEN, data, format="json")
     assert response.status_code == 400
-    field = get_user_model().USERNAME_FIELD if missing == "username" else missing
     assert field in response.json()
 
 
@@ -357,9 +364,7 @@ def test_logout_all(api_client, user, other_user, refreshes, works):
         assert refreshes(pair.refresh).status_code == 401
     assert works(theirs.access)
     # logging in again works
-    again = api_client.post(
-        TOKEN, {"username": user.get_username(), "password": PASSWORD}, format="json"
-    )
+    again = api_client.post(TOKEN, credentials(user), format="json")
     assert works(again.json()["access"])
 
 
@@ -370,7 +375,7 @@ def login(user, agent, ip):
     client = Client(HTTP_USER_AGENT=agent, REMOTE_ADDR=ip)
     response = client.post(
         TOKEN,
-        {"username": user.get_username(), "password": PASSWORD},
+        credentials(user),
         content_type="application/json",
     )
     assert response.status_code == 200
@@ -426,7 +431,7 @@ def test_sessions_follow_rotation(api_client, pair, refreshes):
 def test_delete_one_of_my_sessions(api_client, user, refreshes, works):
     mine, stolen = issue_token_pair(user), issue_token_pair(user)
 
-    response = api_client.delete(f"{SESSIONS}{stolen.sid}/", **bearer(mine.access))
+    response = api_client.delete(session_url(stolen.sid), **bearer(mine.access))
 
     assert response.status_code == 204
     assert not works(stolen.access)
@@ -435,23 +440,23 @@ def test_delete_one_of_my_sessions(api_client, user, refreshes, works):
     listed = api_client.get(SESSIONS, **bearer(mine.access)).json()
     assert [s["id"] for s in listed] == [mine.sid]
     # deleting it again is harmless
-    assert api_client.delete(f"{SESSIONS}{stolen.sid}/", **bearer(mine.access)).status_code == 204
+    assert api_client.delete(session_url(stolen.sid), **bearer(mine.access)).status_code == 204
 
 
 def test_delete_another_users_session_is_404(api_client, pair, other_user, works):
     theirs = issue_token_pair(other_user)
-    response = api_client.delete(f"{SESSIONS}{theirs.sid}/", **bearer(pair.access))
+    response = api_client.delete(session_url(theirs.sid), **bearer(pair.access))
     assert response.status_code == 404
     assert response.json()["code"] == "session_not_found"
     assert works(theirs.access)
-    unknown = api_client.delete(f"{SESSIONS}{'0' * 32}/", **bearer(pair.access))
+    unknown = api_client.delete(session_url('0' * 32), **bearer(pair.access))
     assert unknown.status_code == 404
     assert unknown.json() == response.json()
 
 
 def test_sessions_need_an_access_token(api_client, pair):
     assert api_client.get(SESSIONS).status_code == 401
-    assert api_client.delete(f"{SESSIONS}{pair.sid}/").status_code == 401
+    assert api_client.delete(session_url(pair.sid)).status_code == 401
     assert TokenSession.objects.get(sid=pair.sid).revoked_at is None
 
 
@@ -774,9 +779,7 @@ def test_endpoints_work_under_a_global_scoped_throttle_without_our_rates(
 ):
     with override_settings(REST_FRAMEWORK=GLOBAL_SCOPED):
         assert (
-            api_client.post(
-                TOKEN, {"username": user.get_username(), "password": PASSWORD}, format="json"
-            ).status_code
+            api_client.post(TOKEN, credentials(user), format="json").status_code
             == 200
         )
         assert api_client.post(REFRESH, {"refresh": pair.refresh}, format="json").status_code == 200
@@ -792,7 +795,7 @@ def test_obtain_is_rate_limited_by_settings_alone(api_client, user, classes):
         "DEFAULT_THROTTLE_CLASSES": classes,
         "DEFAULT_THROTTLE_RATES": {"jwt_revoke_obtain": "2/min"},
     }
-    body = {"username": user.get_username(), "password": PASSWORD}
+    body = credentials(user)
     with override_settings(REST_FRAMEWORK=config):
         assert api_client.post(TOKEN, body, format="json").status_code == 200
         assert api_client.post(TOKEN, dict(body, password="x"), format="json").status_code == 401

@@ -5,5 +5,6 @@
   as ``USERNAME_FIELD`` and no username at all.
 
 ``AUTH_USER_MODEL`` cannot change inside one process, so each is its own
-pytest run (``.ci/run`` and ``tox.ini`` run them).
+pytest run of the whole suite (``.ci/run`` and ``tox.ini`` run them). Tests
+make their users with ``tests.factories.UserFactory``, which fits any of them.
 """

@@ -1,26 +1,16 @@
-"""Users of whatever ``AUTH_USER_MODEL`` is active (default, UUID pk or email login)."""
+"""Deprecated alias of ``tests.factories``, the one user factory: no code of its own.
 
-import itertools
+Kept only while ``tests/test_receivers.py`` (being rewritten) still imports
+it; delete this module once nothing does. New tests use ``UserFactory``.
+"""
 
-from django.contrib.auth import get_user_model
+from tests.factories import PASSWORD, UserFactory, login_name
 
-PASSWORD = "correct horse battery staple"
-_numbers = itertools.count()
-
-
-def login_name(name):
-    """The ``USERNAME_FIELD`` value for ``name``: itself, or an address for email logins."""
-    User = get_user_model()
-    if User.USERNAME_FIELD == "email" and "@" not in name:
-        return f"{name}@example.com"
-    return name
+__all__ = ["PASSWORD", "login_name", "make_user"]
 
 
 def make_user(name=None, password=PASSWORD, superuser=False, **extra):
-    User = get_user_model()
-    name = login_name(name or f"person{next(_numbers)}")
-    fields = {User.USERNAME_FIELD: name, **extra}
-    if User.USERNAME_FIELD != "email" and hasattr(User, "email"):
-        fields.setdefault("email", f"{name}@example.com")
-    create = User.objects.create_superuser if superuser else User.objects.create_user
-    return create(password=password, **fields)
+    """``UserFactory(name=name, password=password, superuser=superuser, **extra)``."""
+    if name is not None:
+        extra["name"] = name
+    return UserFactory(password=password, superuser=superuser, **extra)
