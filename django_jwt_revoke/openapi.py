@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
 from django.core.validators import ProhibitNullCharactersValidator
 from django.utils.translation import gettext_lazy as _
@@ -288,6 +289,16 @@ class TokenObtainDescription(_Described):
     match_subclasses = True  # TOKEN_OBTAIN_SERIALIZER's, with the fields it adds
     component_name = "TokenObtain"
     description = _("The user's username (its USERNAME_FIELD) and password.")
+
+    def map_serializer(
+        self, auto_schema: Any, direction: Literal["request", "response"]
+    ) -> dict[str, Any]:
+        schema = super().map_serializer(auto_schema, direction)
+        login = get_user_model().USERNAME_FIELD
+        if direction == "request" and login != "username":
+            # Both are optional fields, but one of them must be sent (a 400 otherwise).
+            schema["anyOf"] = [{"required": [login]}, {"required": ["username"]}]
+        return schema
 
 
 class CookieTokenRefreshDescription(_Described):

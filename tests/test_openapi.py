@@ -33,16 +33,6 @@ AUTH = "/api/auth/"
 TOKEN = reverse("django_jwt_revoke:token_obtain")
 LOGIN = get_user_model().USERNAME_FIELD
 
-# A package bug, reported: with a USERNAME_FIELD other than "username" (the
-# email-login model), TokenObtainSerializer makes both it and its "username"
-# alias optional and answers 400 when neither is sent, but the schema
-# (openapi.py) requires only the password, so it accepts such a body.
-LOGIN_SCHEMA_BUG = pytest.mark.xfail(
-    LOGIN != "username",
-    reason="openapi.py: the login schema requires neither the USERNAME_FIELD nor its "
-    "username alias when they differ; the server answers 400 without one",
-    strict=True,
-)
 REPO = Path(__file__).resolve().parent.parent
 
 # Every endpoint: (path, method) -> the status codes it documents (no rate limits).
@@ -140,7 +130,6 @@ def test_security(schema, endpoint, method):
         assert security == [{}]  # no credentials: the body carries the token or the password
 
 
-@LOGIN_SCHEMA_BUG
 def test_login_body_and_answer(schema):
     body = request_schema(schema, "token/")
     # The USERNAME_FIELD, and "username" too (its alias) when that is another field.
@@ -183,7 +172,7 @@ BODIES = [
     ("token_obtain", {LOGIN: "a", "password": ""}, True),
     ("token_obtain", {LOGIN: "a", "password": " "}, False),  # a password is not trimmed
     ("token_obtain", {LOGIN: "a\x00", "password": "b\x00"}, False),  # no account has it: 401
-    pytest.param("token_obtain", {"password": "x"}, True, marks=LOGIN_SCHEMA_BUG),
+    ("token_obtain", {"password": "x"}, True),
     ("token_refresh", {"refresh": ""}, True),
     ("token_refresh", {"refresh": "a\x00b"}, True),
     ("token_refresh", {"refresh": 0}, True),  # a number is no token
