@@ -55,7 +55,8 @@ def is_hmac(algorithm: str) -> bool:
     return algorithm.upper().startswith("HS")
 
 
-def _prepare(algorithm: str, key: Any) -> Any:
+def prepare_key(algorithm: str, key: Any) -> Any:
+    """``key`` as PyJWT signs or verifies with it for ``algorithm``."""
     if is_hmac(algorithm):
         return key.encode() if isinstance(key, str) else key
     return jwt.get_algorithm_by_name(algorithm).prepare_key(key)
@@ -86,11 +87,11 @@ def get_keys() -> Keys:
     """Prepared keys for the current settings (recomputed when they change)."""
     s = jwt_revoke_settings
     algorithm = s.ALGORITHM
-    signing = _prepare(algorithm, s.SIGNING_KEY)
+    signing = prepare_key(algorithm, s.SIGNING_KEY)
     verifying_signing = _public(algorithm, signing)
     kid = s.SIGNING_KEY_ID or _derived_kid(algorithm, verifying_signing)
     verifying = {
-        str(k): _public(algorithm, _prepare(algorithm, v)) for k, v in s.VERIFYING_KEYS.items()
+        str(k): _public(algorithm, prepare_key(algorithm, v)) for k, v in s.VERIFYING_KEYS.items()
     }
     verifying[kid] = verifying_signing
     # The kid goes in every token signed with an asymmetric key (the one

@@ -22,6 +22,7 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 
+from .backends import prepare_key
 from .conf import DEFAULTS, SETTINGS_NAME, normalise
 
 HMAC_MIN_KEY_BYTES = 32
@@ -376,17 +377,11 @@ def _check_hmac_key(algorithm: str, key: Any, what: str) -> list[CheckMessage]:
     return []
 
 
-def _prepare(algorithm: str, key: Any) -> Any:
-    import jwt
-
-    return jwt.get_algorithm_by_name(algorithm).prepare_key(key)
-
-
 def _check_asymmetric_signing_key(algorithm: str, key: Any) -> list[CheckMessage]:
     if key is None:  # SECRET_KEY is no key for it
         return [E027.build(algorithm=algorithm)]
     try:
-        prepared = _prepare(algorithm, key)
+        prepared = prepare_key(algorithm, key)
     except Exception:  # any parse failure: never echo the key itself
         return [E013.build(algorithm=algorithm)]
     if not hasattr(prepared, "public_key"):
@@ -410,7 +405,7 @@ def _check_verifying_key(algorithm: str, kid: Any, key: Any) -> list[CheckMessag
     if algorithm.startswith("HS"):
         return _check_hmac_key(algorithm, key, f"verifying key {kid!r}")
     try:
-        _prepare(algorithm, key)
+        prepare_key(algorithm, key)
     except Exception:  # never echo the key itself
         return [E031.build(kid=kid, algorithm=algorithm)]
     return []

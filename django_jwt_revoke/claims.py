@@ -183,9 +183,8 @@ class ValidatedToken(Mapping):
 
 
 def _max_lifetime(token_type: str) -> float:
-    s = jwt_revoke_settings
-    lifetime = s.ACCESS_TOKEN_LIFETIME if token_type == ACCESS else s.REFRESH_TOKEN_LIFETIME
-    return (lifetime + s.LEEWAY).total_seconds() + 1  # +1: exp and iat are rounded down
+    longest = lifetime(token_type) + jwt_revoke_settings.LEEWAY
+    return longest.total_seconds() + 1  # +1: exp and iat are rounded down
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from rest_framework import serializers
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
-from .backends import get_keys
+from .backends import get_keys, is_hmac
 from .claims import REFRESH, ValidatedToken, setting_object, user_key
 from .conf import jwt_revoke_settings, per_settings
 from .exceptions import InvalidToken
@@ -339,7 +339,7 @@ def jwk_set() -> dict[str, Any] | None:
     their header), ``alg`` and ``"use": "sig"``.
     """
     keys = get_keys()
-    if keys.algorithm.upper().startswith("HS"):
+    if is_hmac(keys.algorithm):
         return None
     algorithm = jwt.get_algorithm_by_name(keys.algorithm)
     ordered = sorted(keys.verifying.items(), key=lambda item: item[0] != keys.signing_kid)
