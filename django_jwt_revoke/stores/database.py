@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.db import DatabaseError
-from django.db.models import Exists, OuterRef
+from django.db.models import BooleanField, Case, ExpressionWrapper, Q, Subquery, Value, When
 
 from ..claims import ValidatedToken, user_id_field
 from ..conf import jwt_revoke_settings
@@ -23,7 +23,13 @@ from ..models import TokenSession, revocation_state, users_with_id
 from .base import Fact, RevocationStore, TokenState
 from .internals import CannotPrepare, PreparedQuery, compile_query, db_value, id_range, logger
 
-_STATE_COLUMNS = ("revoked_at", "_jwtr_jti_revoked", "_jwtr_generation", "_jwtr_epoch")
+_STATE_COLUMNS = (
+    "revoked_at",
+    "_jwtr_owner_matches",
+    "_jwtr_jti_revoked",
+    "_jwtr_generation",
+    "_jwtr_epoch",
+)
 _LEGACY_STATE_COLUMNS = ("_jwtr_jti_revoked", "_jwtr_generation", "_jwtr_epoch")
 #: A table of ours missing (``migrate`` forgotten): said in the log once a minute.
 missing_tables = DatabaseHintLog(logger)
@@ -56,7 +62,7 @@ class DatabaseStore(RevocationStore):
         if user is None:
             return None, None
         state = TokenState(
-            session_live=True if legacy else user._jwtr_session_live,
+            session_live=True if legacy else bool(user._jwtr_session_live),
             jti_revoked=user._jwtr_jti_revoked,
             generation=user._jwtr_generation or 0,
             epoch=user._jwtr_epoch or 0,
@@ -79,8 +85,9 @@ class DatabaseStore(RevocationStore):
         if legacy:
             jti_revoked, generation, epoch = found
             return TokenState(True, jti_revoked, generation or 0, epoch or 0)
-        revoked_at, jti_revoked, generation, epoch = found
-        return TokenState(revoked_at is None, jti_revoked, generation or 0, epoch or 0)
+        revoked_at, owner_matches, jti_revoked, generation, epoch = found
+        live = revoked_at is None and bool(owner_matches)
+        return TokenState(live, jti_revoked, generation or 0, epoch or 0)
 
     def _first_row(
         self, which: str, token: ValidatedToken, *, orm: Callable[[], Any], model: bool = False
@@ -111,14 +118,22 @@ class DatabaseStore(RevocationStore):
             raise RevocationStateUnavailable() from exc
 
     def _user_query(self, token: Any, *, legacy: bool = False) -> Any:
+        """The user row with the token's state; ``_jwtr_session_live``: the
+        token's session is not revoked and is this user's (NULL: no such session).
+
+        The session is found by its sid alone, and its owner compared with
+        the user outside the subquery: with nothing but the unique sid to
+        filter on, the database can only look it up through the sid's index,
+        whatever its statistics say, instead of scanning the user's sessions
+        (a cost growing with their number, which anyone who can log in
+        decides).
+        """
         query = users_with_id(token.user_id, self.alias)
         if not legacy:
+            live = TokenSession.objects.filter(sid=token.sid, revoked_at__isnull=True)
+            owner = Subquery(live.values("user_id")[:1])
             query = query.annotate(
-                _jwtr_session_live=Exists(
-                    TokenSession.objects.filter(
-                        sid=token.sid, user=OuterRef("pk"), revoked_at__isnull=True
-                    )
-                )
+                _jwtr_session_live=ExpressionWrapper(Q(pk=owner), output_field=BooleanField())
             )
         return query.annotate(**revocation_state(jti=token.jti, user_key=token.user_key))
 
@@ -134,11 +149,19 @@ class DatabaseStore(RevocationStore):
         )
 
     def _state_query(self, token: Any) -> Any:
+        """The session with the token's state (``_user_query`` says why by sid alone)."""
         owner = {f"user__{jwt_revoke_settings.USER_ID_FIELD}": token.user_id}
+        matches = Case(When(**owner, then=Value(True)), default=Value(False))
         return (
             TokenSession.objects.using(self.alias)
-            .filter(sid=token.sid, **owner)
-            .annotate(**revocation_state(jti=token.jti, user_key=token.user_key))
+            .filter(sid=token.sid)
+            # The sid is unique: ordered by it (not by the model's ordering, nor
+            # by pk as first() would), the plan is the sid's index for both.
+            .order_by("sid")
+            .annotate(
+                _jwtr_owner_matches=ExpressionWrapper(matches, output_field=BooleanField()),
+                **revocation_state(jti=token.jti, user_key=token.user_key),
+            )
             .values_list(*_STATE_COLUMNS)
         )
 
