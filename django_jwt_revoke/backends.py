@@ -103,11 +103,18 @@ def get_keys() -> Keys:
 
 
 @sensitive_variables()
-def sign(payload: dict[str, Any]) -> str:
-    """``payload`` as a token signed with the signing key (its ``kid`` in the header)."""
+def sign(payload: dict[str, Any], *, typ: str | None = None) -> str:
+    """``payload`` as a token signed with the signing key (its ``kid`` in the header).
+
+    ``typ``: the header's ``typ`` (RFC 7515 4.1.9) instead of PyJWT's ``JWT``,
+    for the feed's JWTs (``secevents.SET_TYPE``, ...), which must never pass
+    for a token.
+    """
     keys = get_keys()
-    headers = {"kid": keys.signing_kid} if keys.put_kid else None
-    return jwt.encode(payload, keys.signing_key, algorithm=keys.algorithm, headers=headers)
+    headers: dict[str, Any] = {"kid": keys.signing_kid} if keys.put_kid else {}
+    if typ is not None:
+        headers["typ"] = typ
+    return jwt.encode(payload, keys.signing_key, algorithm=keys.algorithm, headers=headers or None)
 
 
 # Headers already decoded, by their segment: every token we issue with one key

@@ -43,6 +43,10 @@ PER_PROCESS_CACHES = (
     "django.core.cache.backends.dummy.DummyCache",
 )
 REDIS_CACHE = "django.core.cache.backends.redis.RedisCache"
+#: A feed consumer's credential: printable ASCII without spaces (a Bearer token).
+CREDENTIAL = re.compile(r"[\x21-\x7e]+")
+#: The longest FEED_LONG_POLL accepted: a long poll holds a worker.
+MAX_LONG_POLL = timedelta(seconds=60)
 #: The range of CACHE_MAX_STALENESS accepted: the SPEC's "at most 30 seconds"
 #: is the default's ceiling; an operator may choose up to this, never hours.
 MIN_STALENESS = timedelta(seconds=1)
@@ -259,6 +263,33 @@ E035 = _message(
     "False (the default) leaves last_login alone; True sets it at each login, as "
     "django.contrib.auth.login does.",
 )
+E036 = _message(
+    "E036",
+    "{setting}['FEED_CONSUMERS'] must be a dict of consumer name to credential.",
+    'For example {{"billing-api": "<a random string>"}}: a name (a non-empty string) for '
+    "each resource server that follows the revocation event feed.",
+)
+E037 = _message(
+    "E037",
+    "{setting}['FEED_CONSUMERS'][{name!r}] is not a credential of at least {minimum} "
+    "printable ASCII characters without spaces.",
+    "The consumer presents it as a Bearer token, and anyone who guesses it reads the feed. "
+    'Generate one: python -c "import secrets; print(secrets.token_urlsafe(32))".',
+)
+E038 = _message(
+    "E038",
+    "{setting}['FEED_CONSUMERS'] is set while ALGORITHM {algorithm} is HMAC.",
+    "The feed is signed with the signing key, and its consumers check it with the public "
+    "keys jwks/ publishes: use an asymmetric ALGORITHM (RS256, ES256 or EdDSA) and its "
+    "private SIGNING_KEY.",
+)
+E039 = _message(
+    "E039",
+    "{setting}['FEED_LONG_POLL'] must be a timedelta or a number of seconds from 0 to "
+    "{maximum} seconds.",
+    "It is the longest a poll of the event feed waits for an event, holding a worker "
+    "(default 2 seconds; 0: polls never wait); got {value!r}.",
+)
 W001 = _message(
     "W001",
     "{setting}['CACHE_ALIAS'] {alias!r} is a per-process cache.",
@@ -309,6 +340,11 @@ W007 = _message(
     "Could not read which migrations of django_jwt_revoke database {alias!r} has applied "
     "({error}).",
     "Check again once the database answers: python manage.py check --database {alias}.",
+)
+W008 = _message(
+    "W008",
+    "{setting}['FEED_CONSUMERS'] {names} have the same credential.",
+    "Give each consumer its own, so that one can be replaced without the others.",
 )
 
 # -- JWT_REVOKE: one check per concern, each given the merged settings dict -------------
@@ -578,6 +614,44 @@ def _check_update_last_login(value: dict[str, Any]) -> list[CheckMessage]:
     return [] if isinstance(update, bool) else [E035.build(value=update)]
 
 
+def _check_feed_consumers(value: dict[str, Any]) -> list[CheckMessage]:
+    from .feed import MIN_CREDENTIAL_LENGTH
+
+    consumers = value["FEED_CONSUMERS"]
+    if not isinstance(consumers, dict) or not all(
+        isinstance(name, str) and name for name in consumers
+    ):
+        return [E036.build()]
+    messages = [
+        E037.build(name=name, minimum=MIN_CREDENTIAL_LENGTH)
+        for name, credential in consumers.items()
+        if not isinstance(credential, str)
+        or len(credential) < MIN_CREDENTIAL_LENGTH
+        or not CREDENTIAL.fullmatch(credential)
+    ]
+    names_by_credential: dict[str, list[str]] = {}
+    for name, credential in consumers.items():
+        if isinstance(credential, str):
+            names_by_credential.setdefault(credential, []).append(name)
+    messages += [
+        W008.build(names=", ".join(map(repr, names)))
+        for names in names_by_credential.values()
+        if len(names) > 1
+    ]
+    algorithm = value["ALGORITHM"]
+    if consumers and isinstance(algorithm, str) and algorithm.upper().startswith("HS"):
+        messages.append(E038.build(algorithm=algorithm))
+    return messages
+
+
+def _check_feed_long_poll(value: dict[str, Any]) -> list[CheckMessage]:
+    given = value["FEED_LONG_POLL"]
+    waited = _duration("FEED_LONG_POLL", given)
+    if waited is not None and timedelta(0) <= waited <= MAX_LONG_POLL:
+        return []
+    return [E039.build(maximum=int(MAX_LONG_POLL.total_seconds()), value=given)]
+
+
 def _check_cookies(value: dict[str, Any]) -> list[CheckMessage]:
     """Cookie transport (``COOKIE_CHECKS``), checked only once ``AUTH_COOKIE`` turns it on."""
     return [] if value["AUTH_COOKIE"] is None else _run(COOKIE_CHECKS, value)
@@ -671,6 +745,8 @@ SETTINGS_CHECKS: tuple[SettingsCheck, ...] = (
     _check_cookies,
     _check_hooks,
     _check_update_last_login,
+    _check_feed_consumers,
+    _check_feed_long_poll,
 )
 COOKIE_CHECKS: tuple[SettingsCheck, ...] = (
     _check_cookie_names,

@@ -78,20 +78,30 @@ DEFAULTS: dict[str, Any] = {
     "USER_AUTHENTICATION_RULE": "django_jwt_revoke.serializers.default_user_authentication_rule",
     # True: a login sets the user's last_login, as django.contrib.auth.login does.
     "UPDATE_LAST_LOGIN": False,
+    # The revocation event feed (feed.py, docs/feed.md) that resource servers
+    # follow: consumer name -> the credential it presents as a Bearer token
+    # (a random string of at least 32 characters). Empty: nobody may read it.
+    "FEED_CONSUMERS": {},
+    # The longest a poll with "returnImmediately": false waits for an event.
+    # A number of seconds is accepted too.
+    "FEED_LONG_POLL": timedelta(seconds=2),
 }
 
 
 def normalise(name: str, value: Any) -> Any:
     """The value the app reads for setting ``name`` given as ``value``.
 
-    A number of seconds for ``LEEWAY`` or ``CACHE_MAX_STALENESS`` reads as a
-    ``timedelta``, a bare string ``AUTH_HEADER_TYPES`` as a 1-tuple, and
-    ``SIGNING_KEY = None`` as ``settings.SECRET_KEY``; anything else as given.
+    A number of seconds for ``LEEWAY``, ``CACHE_MAX_STALENESS`` or
+    ``FEED_LONG_POLL`` reads as a ``timedelta``, a bare string
+    ``AUTH_HEADER_TYPES`` as a 1-tuple, and ``SIGNING_KEY = None`` as
+    ``settings.SECRET_KEY``; anything else as given.
     Shared by ``JWTRevokeSettings`` and the checks, which judge the value read.
     """
     if name == "SIGNING_KEY" and value is None:
         return settings.SECRET_KEY
-    if name in ("LEEWAY", "CACHE_MAX_STALENESS") and isinstance(value, (int, float)):
+    if name in ("LEEWAY", "CACHE_MAX_STALENESS", "FEED_LONG_POLL") and isinstance(
+        value, (int, float)
+    ):
         return timedelta(seconds=value)
     if name == "AUTH_HEADER_TYPES" and isinstance(value, str):
         return (value,)

@@ -9,6 +9,10 @@ Revocation has four levels, each one write whatever the number of tokens:
   and a token whose generation is below the current one is revoked;
 * every token of everyone so far: ``GlobalRevocation.generation`` (claim ``epoch``).
 
+Each revocation also appends, in its own transaction, one ``RevocationEvent``
+per revoked thing to the event feed (``feed.py``) that resource servers
+follow: numbered from 1 with no gap, ``EventStream`` holding the last number.
+
 The queries that read these levels live here, on the models' querysets, and
 nowhere else: ``revocation_state()`` (a token's jti, user generation and
 epoch, as annotations), ``TokenSession.objects.live()`` /
@@ -25,8 +29,9 @@ revocation or spare one issued just before it.
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -552,3 +557,117 @@ def current_generations(user_key: str | None, using: str) -> tuple[int, int]:
         mine = UserRevocation.objects.using(using).of(user_key)
         return mine.values_list("generation", flat=True).first() or 0, 0
     return found[0] or 0, found[1]
+
+
+# -- the revocation event feed (feed.py) ---------------------------------------------
+
+
+def event_lifetime() -> timedelta:
+    """How long after a revocation a token it concerns may still be accepted.
+
+    The longest token lifetime and the leeway, plus five minutes' margin: an
+    event (or a snapshot entry) older than this cannot matter any more.
+    """
+    s = jwt_revoke_settings
+    longest = max(s.ACCESS_TOKEN_LIFETIME, s.REFRESH_TOKEN_LIFETIME)
+    return longest + s.LEEWAY + timedelta(minutes=5)
+
+
+def new_stream_id() -> str:
+    """A random id for a new event stream (a new database: a new history)."""
+    return secrets.token_hex(8)
+
+
+class EventStream(models.Model):
+    """The feed's one row (pk 1): its id, its last event and what was purged.
+
+    Every revocation adds to ``last_seq`` with an ``UPDATE`` held to commit
+    (``feed.record``), so events commit in order and with no gap.
+    """
+
+    SINGLETON_PK = 1
+
+    stream = models.CharField(_("stream id"), max_length=64, default=new_stream_id)
+    last_seq = models.PositiveBigIntegerField(_("last event"), default=0)
+    # Every event up to this one was purged: a consumer behind it must resync.
+    purged_through = models.PositiveBigIntegerField(_("purged through event"), default=0)
+
+    class Meta:
+        verbose_name = _("event stream")
+        verbose_name_plural = _("event streams")
+
+    def __str__(self) -> str:
+        return f"event stream {self.stream} at {self.last_seq}"
+
+
+class RevocationEventQuerySet(models.QuerySet):
+    def purge_old(
+        self,
+        *,
+        cutoff: datetime,
+        batch_size: int = 1000,
+        dry_run: bool = False,
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Delete the oldest events, up to the newest created before ``cutoff``; return how many.
+
+        A prefix of the feed, never a hole in it: every event up to that one
+        goes, and ``EventStream.purged_through`` says so, so that a consumer
+        still behind it is told to resync rather than miss them. In batches
+        of ``batch_size`` events, each (the ``UPDATE`` of ``purged_through``
+        and one ``DELETE``) in its own short transaction. ``dry_run`` only counts.
+        """
+        db = self.db
+        # The newest event created before the cutoff (one index probe):
+        # events are numbered as they are created.
+        old = self.filter(created_at__lt=cutoff).order_by("-created_at", "-seq")
+        through = old.values_list("seq", flat=True).first()
+        if through is None:
+            return 0
+        doomed = self.filter(seq__lte=through)
+        if dry_run:
+            return doomed.count()
+        streams = EventStream.objects.using(db).filter(pk=EventStream.SINGLETON_PK)
+        base = type(self)(self.model, using=db)  # no filter, no default-manager quirk
+        total = 0
+        while True:
+            seqs = list(doomed.order_by("seq").values_list("seq", flat=True)[:batch_size])
+            if not seqs:
+                return total
+            with transaction.atomic(using=db):
+                streams.filter(purged_through__lt=seqs[-1]).update(purged_through=seqs[-1])
+                deleted, _per_model = base.filter(seq__lte=seqs[-1]).delete()
+            total += deleted
+            if progress is not None:
+                progress(total)
+
+
+class RevocationEvent(models.Model):
+    """One revoked thing, as the feed tells resource servers: never a raw token.
+
+    ``kind`` (``secevents.TOKEN``, ``SESSION``, ``USER``, ``ALL``) and
+    ``subject``: the jti, the sid, the user key, or "" for everyone.
+    ``generation``: for a user or everyone, tokens carrying a lower one are
+    revoked. ``expires_at``: no token it concerns can be accepted after it
+    (leeway included).
+    """
+
+    seq = models.PositiveBigIntegerField(_("event number"), primary_key=True)
+    kind = models.CharField(_("kind"), max_length=8)
+    subject = models.CharField(_("subject"), max_length=255, blank=True, default="")
+    # A session's owner (the user id claim as text).
+    user_key = models.CharField(_("user id claim"), max_length=255, blank=True, default="")
+    generation = models.PositiveBigIntegerField(_("generation"), null=True, blank=True)
+    reason = models.CharField(_("reason"), max_length=32, choices=Reason.choices, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
+    expires_at = models.DateTimeField(_("expires at"))
+
+    objects = RevocationEventQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("revocation event")
+        verbose_name_plural = _("revocation events")
+        ordering = ("seq",)
+
+    def __str__(self) -> str:
+        return f"event {self.seq}: {self.kind} {self.subject}".rstrip()

@@ -10,6 +10,8 @@ Importing it registers:
   so that any view protected by them shows it; with cookie transport on
   (``AUTH_COOKIE``), the ``jwtCookieAuth`` scheme (an ``apiKey`` in that
   cookie) as the alternative;
+* the ``feedConsumerAuth`` scheme (HTTP bearer: a credential of
+  ``FEED_CONSUMERS``) of the revocation event feed and of introspection;
 * a description of every endpoint of ``views.py``: request body, and the
   answer of each status code. ``views.py`` carries no schema code: each view
   extension hands drf-spectacular an annotated subclass of the view, used
@@ -46,6 +48,7 @@ from rest_framework import serializers
 from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle
 
+from . import feed, secevents
 from .conf import jwt_revoke_settings
 from .serializers import (
     LogoutSerializer,
@@ -63,6 +66,7 @@ if TYPE_CHECKING:
 
 SECURITY_SCHEME_NAME = "jwtAuth"
 COOKIE_SCHEME_NAME = "jwtCookieAuth"
+FEED_SCHEME_NAME = "feedConsumerAuth"
 
 
 def _retry_after(status: int) -> OpenApiParameter:
@@ -137,6 +141,25 @@ class JWTTokenUserAuthenticationScheme(JWTAuthenticationScheme):
 
     target_class = "django_jwt_revoke.authentication.JWTTokenUserAuthentication"
     priority = 1  # before the JWTAuthentication one, which matches it as a subclass
+
+
+class FeedConsumerScheme(OpenApiAuthenticationExtension):
+    """``Authorization: Bearer <credential>`` of a consumer named in ``FEED_CONSUMERS``."""
+
+    target_class = "django_jwt_revoke.feed.FeedConsumerAuthentication"
+    name = FEED_SCHEME_NAME
+
+    def get_security_definition(self, auto_schema: Any) -> Any:
+        scheme = build_bearer_security_scheme_object(
+            header_name="HTTP_AUTHORIZATION", token_prefix="Bearer"
+        )
+        scheme["description"] = str(
+            _(
+                "The credential of a consumer of the revocation event feed "
+                "(FEED_CONSUMERS), not a JWT."
+            )
+        )
+        return scheme
 
 
 # Documents that only the schema needs -----------------------------------
@@ -232,6 +255,88 @@ class JWKSetSerializer(serializers.Serializer):
     keys = serializers.ListField(
         child=serializers.DictField(), help_text=_("Public JWKs (RFC 7517), signing key first.")
     )
+
+
+class RevocationFeedPollSerializer(serializers.Serializer):
+    """A poll of the revocation event feed (RFC 8936 section 2.4)."""
+
+    after = serializers.IntegerField(
+        min_value=0,
+        max_value=secevents.MAX_INT,
+        help_text=_("The number of the last event applied; 0 for none."),
+    )
+    nonce = serializers.CharField(
+        min_length=1,
+        max_length=feed.MAX_NONCE_LENGTH,
+        trim_whitespace=False,
+        help_text=_("A new random string per request, echoed in the signed receipt."),
+    )
+    maxEvents = serializers.IntegerField(  # the RFC's names
+        required=False,
+        min_value=1,
+        max_value=feed.MAX_EVENTS,
+        default=feed.DEFAULT_MAX_EVENTS,
+        help_text=_("The most events answered at once."),
+    )
+    returnImmediately = serializers.BooleanField(
+        required=False,
+        default=True,
+        help_text=_("False: without a new event, wait for one up to FEED_LONG_POLL."),
+    )
+    ack = serializers.ListField(
+        child=serializers.CharField(allow_blank=True, trim_whitespace=False),
+        required=False,
+        help_text=_("The jti of the SETs applied (RFC 8936); accepted and ignored."),
+    )
+
+
+class RevocationFeedAnswerSerializer(serializers.Serializer):
+    sets = serializers.DictField(
+        child=serializers.CharField(),
+        help_text=_(
+            "Each event after the one asked for, in order: its SET's jti (stream.number) "
+            "to the signed SET (RFC 8417, typ secevent+jwt)."
+        ),
+    )
+    moreAvailable = serializers.BooleanField(
+        help_text=_("More events are there: poll again at once.")
+    )
+    receipt = serializers.CharField(
+        help_text=_(
+            "A signed JWT (typ feed-receipt+jwt): the nonce, the stream, the events the "
+            "answer holds and the newest one committed."
+        )
+    )
+
+
+class RevocationFeedSnapshotRequestSerializer(serializers.Serializer):
+    nonce = serializers.CharField(
+        min_length=1,
+        max_length=feed.MAX_NONCE_LENGTH,
+        trim_whitespace=False,
+        help_text=_("A new random string per request, echoed in the signed snapshot."),
+    )
+
+
+class RevocationFeedSnapshotSerializer(serializers.Serializer):
+    snapshot = serializers.CharField(
+        help_text=_(
+            "A signed JWT (typ feed-snapshot+jwt): every revocation that still matters, as "
+            "of event head of the stream."
+        )
+    )
+
+
+class RevocationFeedErrorSerializer(serializers.Serializer):
+    """An error of the feed (RFC 8935 section 2.4)."""
+
+    err = serializers.CharField(
+        help_text=_(
+            "A stable code: invalid_request, authentication_failed, resync_required, "
+            "feed_unavailable or temporarily_unavailable."
+        )
+    )
+    description = serializers.CharField(help_text=_("A human-readable message, in English."))
 
 
 # What str.strip() removes, and so what CharField(trim_whitespace=True) trims
@@ -858,5 +963,102 @@ class JWKSViewSchema(_DocumentedView):
                         )
                     ),
                 },
+            }
+        }
+
+
+# The revocation event feed ----------------------------------------------------
+
+
+def _feed_error(description: _StrOrPromise) -> OpenApiResponse:
+    return OpenApiResponse(RevocationFeedErrorSerializer, description=description)
+
+
+def _feed_headers() -> list[OpenApiParameter]:
+    return [
+        OpenApiParameter(
+            "WWW-Authenticate",
+            str,
+            OpenApiParameter.HEADER,
+            required=True,
+            description=_("Bearer: the feed consumer's credential is needed."),
+            response=[401],
+        ),
+        _retry_after(503),
+    ]
+
+
+def _feed_responses(answer: OpenApiResponse, **more: OpenApiResponse) -> dict[int, Any]:
+    responses = {
+        200: answer,
+        400: _feed_error(_("A missing or malformed member (code invalid_request).")),
+        401: _feed_error(
+            _(
+                "No credential, or not one of FEED_CONSUMERS (code authentication_failed); "
+                "a JWT is never one."
+            )
+        ),
+        415: _feed_error(_("The body is not application/json (code invalid_request).")),
+        503: _feed_error(
+            _(
+                "The revocation state could not be read (code temporarily_unavailable), or "
+                "ALGORITHM is HMAC (code feed_unavailable): retry after Retry-After seconds."
+            )
+        ),
+    }
+    responses.update({int(code[1:]): value for code, value in more.items()})
+    return dict(sorted(responses.items()))
+
+
+class EventFeedViewSchema(_DocumentedView):
+    target_class = "django_jwt_revoke.views.EventFeedView"
+
+    def schemas(self) -> dict[str, dict[str, Any]]:
+        return {
+            "post": {
+                "summary": _("Poll the revocation event feed (RFC 8936)"),
+                "description": _(
+                    "For resource servers (a consumer credential of FEED_CONSUMERS): the "
+                    "revocation events after the last one applied, each a signed SET, with a "
+                    "signed receipt. Every JWT is signed with the token signing key that "
+                    "jwks/ publishes."
+                ),
+                "request": RevocationFeedPollSerializer,
+                "responses": _feed_responses(
+                    OpenApiResponse(
+                        RevocationFeedAnswerSerializer,
+                        description=_("The events after the one asked for (maybe none)."),
+                    ),
+                    s409=_feed_error(
+                        _(
+                            "The events after the one asked for were purged, or the feed "
+                            "ends before it (code resync_required): load a snapshot."
+                        )
+                    ),
+                ),
+                "parameters": _feed_headers(),
+            }
+        }
+
+
+class EventSnapshotViewSchema(_DocumentedView):
+    target_class = "django_jwt_revoke.views.EventSnapshotView"
+
+    def schemas(self) -> dict[str, dict[str, Any]]:
+        return {
+            "post": {
+                "summary": _("Snapshot of the revocation state"),
+                "description": _(
+                    "For resource servers (a consumer credential of FEED_CONSUMERS): every "
+                    "revocation that still matters, signed, as of the newest event; then poll "
+                    "events/ for those after it."
+                ),
+                "request": RevocationFeedSnapshotRequestSerializer,
+                "responses": _feed_responses(
+                    OpenApiResponse(
+                        RevocationFeedSnapshotSerializer, description=_("The snapshot.")
+                    )
+                ),
+                "parameters": _feed_headers(),
             }
         }

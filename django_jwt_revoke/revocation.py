@@ -25,6 +25,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
+from . import feed
 from .claims import LEGACY_SID_PREFIX, REFRESH, ValidatedToken, expiry, legacy_sid, new_id, user_key
 from .conf import jwt_revoke_settings
 from .exceptions import InvalidToken
@@ -69,15 +70,30 @@ def _alias() -> str:
     return jwt_revoke_settings.database_alias(TokenSession)
 
 
-def announce(facts: Iterable[Fact], using: str) -> None:
-    """Tell the store of ``facts`` once the transaction writing them commits.
+def announce(facts: Iterable[Fact], reason: str, using: str) -> None:
+    """Record ``facts`` in the event feed now, and tell the store once they commit.
 
-    After the commit, never before: the database is the only store a
-    revocation must succeed in, and a cache that cannot be written does not
-    fail it (``RevocationStore.revoked`` never raises). Discarded with the
-    transaction if it rolls back.
+    Every revocation is recorded but a rotation's (``Reason.ROTATED``).
+
+    Call it inside the transaction that writes them, after its last write
+    of revocation state (``feed.record`` locks the feed's one row until the
+    commit: taken last everywhere, that lock cannot wait in a circle with
+    another revocation's rows). The events are part of the transaction: a
+    rollback takes them back with the revocation, and a committed
+    revocation always has them.
+
+    The store hears after the commit, never before: the database is the
+    only store a revocation must succeed in, and a cache that cannot be
+    written does not fail it (``RevocationStore.revoked`` never raises).
+    Discarded with the transaction if it rolls back.
     """
-    transaction.on_commit(partial(get_store().revoked, list(facts)), using=using)
+    facts = list(facts)
+    if reason != Reason.ROTATED:
+        # A refresh token retired by its rotation matters here alone (a
+        # resource server never accepts a refresh token), and recording it
+        # would queue every refresh behind the feed's lock.
+        feed.record(facts, reason, using)
+    transaction.on_commit(partial(get_store().revoked, facts), using=using)
 
 
 def _generation_superseded(kind: str, ident: tuple[Any, ...]) -> Fact:
@@ -103,19 +119,20 @@ def _blacklist(
     ``sid``: the session recorded with it (default: the token's own; a
     legacy token has none, or the one derived from its jti).
     """
-    try:
-        with transaction.atomic(using=using):
-            BlacklistedToken.objects.using(using).create(
-                jti=token.jti,
-                token_type=token.token_type,
-                user_id=user_pk,
-                sid=sid or token.sid or "",
-                reason=reason,
-                expires_at=token.expires_at,
-            )
-            announce([Fact("jti", (token.jti,), token.expires_at)], using)
-    except IntegrityError:
-        return False
+    with transaction.atomic(using=using, savepoint=False):  # the row and its event
+        try:
+            with transaction.atomic(using=using):
+                BlacklistedToken.objects.using(using).create(
+                    jti=token.jti,
+                    token_type=token.token_type,
+                    user_id=user_pk,
+                    sid=sid or token.sid or "",
+                    reason=reason,
+                    expires_at=token.expires_at,
+                )
+        except IntegrityError:
+            return False
+        announce([Fact("jti", (token.jti,), token.expires_at)], reason, using)
     return True
 
 
@@ -160,7 +177,7 @@ def revoke_session(sid: str, reason: str = Reason.LOGOUT) -> bool:
                 .values_list("user_id", _owner_key_lookup(), "expires_at")
                 .get()
             )
-            announce([Fact("session", (sid, user_key(owner_key)), expires_at)], using)
+            announce([Fact("session", (sid, user_key(owner_key)), expires_at)], reason, using)
             transaction.on_commit(
                 lambda: token_revoked.send(
                     sender=TokenSession,
@@ -221,6 +238,13 @@ def revoke_token(token: str | ValidatedToken, reason: str = Reason.LOGOUT) -> bo
         else:
             sid = token.sid
             user_pk = _session_owner_pk(sid, using) if sid is not None else None
+        if refresh and sid is not None:
+            # The session row is written below, after the jti's event has
+            # locked the feed: lock it first, as every other writer of it
+            # does before the feed (a rotation, revoke_session), or the two
+            # could wait for each other.
+            sessions = TokenSession.objects.using(using).filter(sid=sid)
+            list(sessions.select_for_update().values_list("pk", flat=True))
         changed = _blacklist(token, reason, using=using, user_pk=user_pk, sid=sid)
         if changed:
             transaction.on_commit(
@@ -274,7 +298,7 @@ def _revoke_user(user: Any, reason: str, *, signal: bool) -> int:
     key = user_key(user)
     with transaction.atomic(using=using):
         generation = _bump_generation(UserRevocation, {"user_key": key}, reason, using=using)
-        announce([_generation_superseded("user", (key, generation - 1))], using)
+        announce([_generation_superseded("user", (key, generation - 1))], reason, using)
         if signal:
             transaction.on_commit(
                 lambda: user_tokens_revoked.send(
@@ -296,7 +320,7 @@ def revoke_all_tokens(reason: str = Reason.INCIDENT) -> int:
     pk = GlobalRevocation.SINGLETON_PK
     with transaction.atomic(using=using):
         epoch = _bump_generation(GlobalRevocation, {"pk": pk}, reason, using=using)
-        announce([_generation_superseded("epoch", (epoch - 1,))], using)
+        announce([_generation_superseded("epoch", (epoch - 1,))], reason, using)
         transaction.on_commit(
             lambda: all_tokens_revoked.send(
                 sender=GlobalRevocation, reason=str(reason), generation=epoch
@@ -497,8 +521,10 @@ def rotate_refresh_token(raw: str, request: HttpRequest | None = None) -> TokenP
             .update(rotated_at=now)
         )
         if won:
+            pair = mint_pair(user, session, now=now, using=using, request=request)
+            # Last: its event locks the feed (``announce``), after the session row.
             _blacklist(token, Reason.ROTATED, using=using, user_pk=user.pk, sid=session.sid)
-            return mint_pair(user, session, now=now, using=using, request=request)
+            return pair
     _reuse_detected(token, session, request)
     raise InvalidToken("token_revoked")
 

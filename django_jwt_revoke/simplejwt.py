@@ -238,5 +238,6 @@ def _revoke_sessions(sessions: models.QuerySet[TokenSession], using: str, now: d
         .filter(sid__in=live, revoked_at__isnull=True)
         .update(revoked_at=now, revoke_reason=Reason.REVOKED)
     )
-    announce(session_facts(TokenSession.objects.using(using).filter(sid__in=live)), using)
+    facts = session_facts(TokenSession.objects.using(using).filter(sid__in=live))
+    announce(facts, Reason.REVOKED, using)
     return revoked

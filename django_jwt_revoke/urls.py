@@ -16,4 +16,6 @@ urlpatterns = [
     path("revoke/", views.TokenRevokeView.as_view(), name="token_revoke"),
     path("introspect/", views.TokenIntrospectView.as_view(), name="token_introspect"),
     path("jwks/", views.JWKSView.as_view(), name="jwks"),
+    path("events/", views.EventFeedView.as_view(), name="event_feed"),
+    path("events/snapshot/", views.EventSnapshotView.as_view(), name="event_snapshot"),
 ]

@@ -32,18 +32,21 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from rest_framework import parsers as drf_parsers
 from rest_framework import status
 from rest_framework.exceptions import (
+    APIException,
     AuthenticationFailed,
+    NotAuthenticated,
     NotFound,
     ParseError,
     UnsupportedMediaType,
 )
 from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny, IsAdminUser, IsAuthenticated
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import cookies, revocation
+from . import cookies, feed, revocation
 from .authentication import JWTAuthentication, remember_refusal
 from .exceptions import (
     InsufficientScope,
@@ -367,11 +370,13 @@ class TokenRevokeView(JWTRevokeAPIView):
 
 @_sensitive
 class TokenIntrospectView(JWTRevokeAPIView):
-    """RFC 7662 introspection, for staff users (Bearer access token).
+    """RFC 7662 introspection, for staff users (Bearer access token) and feed consumers.
 
     ``{"active": false}`` and nothing else for a token that would be refused;
     the claims plus ``active``, ``username`` and ``sub`` for one that would
-    be accepted.
+    be accepted. A consumer of the event feed (``FEED_CONSUMERS``) may ask
+    too, with its credential as the Bearer token: a resource server whose
+    copy of the revocation state is stale asks here.
 
     A caller whose access token is good but not a staff user's is a 401
     ``error="insufficient_scope"``, not a 403: RFC 7662 section 2.3 asks a
@@ -379,10 +384,16 @@ class TokenIntrospectView(JWTRevokeAPIView):
     not contain sufficient privileges".
     """
 
-    authentication_classes = [JWTAuthentication]
-    permission_classes = [IsAdminUser]
+    # The consumer's class first: JWTAuthentication refuses any Bearer value
+    # that is not a JWT, and a consumer credential is none.
+    authentication_classes = [feed.FeedConsumerAuthentication, JWTAuthentication]
+    permission_classes = [feed.IsFeedConsumer | IsAdminUser]
     parser_classes = [FormParser, JSONParser]
     jwt_revoke_throttle_scope = "jwt_revoke_introspect"
+
+    def get_authenticate_header(self, request: Request) -> str:
+        # The challenge of the access token a staff user sends.
+        return JWTAuthentication().authenticate_header(request)
 
     def permission_denied(
         self, request: Request, message: Any = None, code: Any = None
@@ -493,3 +504,90 @@ class TokenBlacklistView(_SimpleJWTTokenView):
         revocation.revoke_token(token, Reason.LOGOUT)
         if revoked_before:
             raise InvalidToken("token_revoked")
+
+
+# -- the revocation event feed (feed.py), for resource servers ------------------------
+
+_FEED_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
+    (ParseError, 400, "The body is not valid JSON."),
+    (UnsupportedMediaType, 415, "The body must be application/json."),
+)
+
+
+@method_decorator(transaction.non_atomic_requests, "dispatch")
+class _FeedView(JWTRevokeAPIView):
+    """What the feed's endpoints share: a consumer credential, RFC 8935 error bodies.
+
+    Only a consumer named in ``FEED_CONSUMERS`` may read (``Authorization:
+    Bearer <credential>``); a user's JWT never is a credential here. Every
+    error is ``{"err", "description"}`` with a stable ``err``. Not throttled
+    (the credential is the gate: a resource server must never be kept from
+    catching up), never cached, outside ``ATOMIC_REQUESTS`` (a long poll
+    must not hold a transaction open).
+    """
+
+    authentication_classes = [feed.FeedConsumerAuthentication]
+    permission_classes = [feed.IsFeedConsumer]
+    parser_classes = [JSONParser]
+    renderer_classes = [JSONRenderer]  # whatever the project's (a browsable API)
+
+    def get_throttles(self) -> list[Any]:
+        return []
+
+    def permission_denied(
+        self, request: Request, message: Any = None, code: Any = None
+    ) -> NoReturn:
+        raise feed.FeedRefusal(
+            401, "authentication_failed", "Send a feed consumer's credential as a Bearer token."
+        )
+
+    def handle_exception(self, exc: Exception) -> Response:
+        refusal = self._refusal(exc)
+        if refusal is None:
+            return super().handle_exception(exc)
+        headers = dict(_NO_STORE)
+        if refusal.status == 401:
+            headers["WWW-Authenticate"] = "Bearer"
+        elif refusal.status == 503:
+            headers["Retry-After"] = "1"
+        return Response(refusal.body(), status=refusal.status, headers=headers)
+
+    def _refusal(self, exc: Exception) -> feed.FeedRefusal | None:
+        if isinstance(exc, feed.FeedRefusal):
+            return exc
+        if isinstance(exc, (NotAuthenticated, AuthenticationFailed)):
+            return feed.FeedRefusal(401, "authentication_failed", "Unknown or missing credential.")
+        for error, status_code, description in _FEED_ERRORS:
+            if isinstance(exc, error):
+                return feed.FeedRefusal(status_code, "invalid_request", description)
+        if isinstance(exc, DatabaseError):
+            note = f"; {hint}" if (hint := database_error_hint(exc)) else ""
+            name = type(self).__name__
+            logger.error("Database error in %s: answered 503%s.", name, note, exc_info=exc)
+            return feed.FeedRefusal(
+                503, "temporarily_unavailable", "The revocation state could not be read."
+            )
+        if isinstance(exc, APIException):  # a method not allowed, ...
+            return feed.FeedRefusal(exc.status_code, "invalid_request", str(exc.detail))
+        return None
+
+
+class EventFeedView(_FeedView):
+    """POST: the revocation events after the last one the consumer applied (RFC 8936 poll).
+
+    ``{"after", "nonce", "maxEvents", "returnImmediately", "ack"}`` ->
+    ``{"sets", "moreAvailable", "receipt"}``; 409 ``resync_required`` when
+    the consumer must load a snapshot first.
+    """
+
+    def post(self, request: Request) -> Response:
+        answer = feed.poll(feed.parse_poll(request.data))
+        return Response(answer, headers=_NO_STORE)
+
+
+class EventSnapshotView(_FeedView):
+    """POST ``{"nonce"}``: every revocation that still matters, signed, for a consumer's start."""
+
+    def post(self, request: Request) -> Response:
+        signed = feed.snapshot(feed.parse_snapshot_request(request.data))
+        return Response({"snapshot": signed}, headers=_NO_STORE)

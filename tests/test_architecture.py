@@ -14,15 +14,17 @@ PACKAGE = Path(__file__).resolve().parent.parent / "django_jwt_revoke"
 
 #: Lower layers first; a module may import from any layer below its own.
 LAYERS = [
-    {"conf", "exceptions", "signals"},
+    {"conf", "exceptions", "signals", "secevents"},
     {"models"},
     {"backends", "claims"},
     {"tokens"},
-    {"stores"},
+    {"stores", "feed"},
     {"revocation", "cookies", "parsers", "throttling", "debug"},
     {"authentication", "serializers", "receivers", "simplejwt", "checks"},
     {"views", "admin", "openapi", "management"},
     {"urls", "apps", "migrations"},
+    # The resource-server role: installed without the issuer's app (no models).
+    {"resource"},
 ]
 LAYER = {name: rank for rank, names in enumerate(LAYERS) for name in names}
 

@@ -39,7 +39,7 @@ def run(**jwt_revoke):
 # -- The table ----------------------------------------------------------------------------
 
 #: The ids are public: one removed or renumbered breaks projects that silence it.
-CODES = [f"E{n:03d}" for n in range(1, 36)] + [f"W{n:03d}" for n in range(1, 8)]
+CODES = [f"E{n:03d}" for n in range(1, 40)] + [f"W{n:03d}" for n in range(1, 9)]
 
 
 def test_the_table_holds_every_id_once():
@@ -445,6 +445,83 @@ def test_accept_simplejwt_tokens_is_a_bool(value):
     assert run(ACCEPT_SIMPLEJWT_TOKENS=value) == [checks.E024.build(value=value)]
     assert run(ACCEPT_SIMPLEJWT_TOKENS=False) == []
     assert run(ACCEPT_SIMPLEJWT_TOKENS=True) == []
+
+
+# -- The revocation event feed -------------------------------------------------------------
+
+CREDENTIAL = "c" * 32
+
+
+@pytest.fixture(scope="module")
+def rsa_key():
+    return pem_pair("rsa")[0]
+
+
+def test_feed_consumers_with_an_asymmetric_key_pass(rsa_key):
+    consumers = {"billing": CREDENTIAL, "search": "s" * 40}
+    assert run(ALGORITHM="RS256", SIGNING_KEY=rsa_key, FEED_CONSUMERS=consumers) == []
+    assert run(FEED_CONSUMERS={}) == []  # no consumer: HMAC is fine
+
+
+@pytest.mark.parametrize(
+    "value", [None, ["billing"], "billing", {"": CREDENTIAL}, {1: CREDENTIAL}, {None: CREDENTIAL}]
+)
+def test_feed_consumers_must_be_a_dict_of_names(rsa_key, value):
+    assert run(ALGORITHM="RS256", SIGNING_KEY=rsa_key, FEED_CONSUMERS=value) == [
+        checks.E036.build()
+    ]
+
+
+@pytest.mark.parametrize(
+    "credential",
+    [
+        "c" * 31,
+        "",
+        None,
+        12345678901234567890123456789012345,
+        b"c" * 40,
+        "c" * 31 + " ",
+        "c" * 31 + "\u00e9",
+        "c" * 16 + "\n" + "c" * 16,
+    ],
+)
+def test_feed_credentials_must_be_long_printable_ascii(rsa_key, credential):
+    errors = run(ALGORITHM="RS256", SIGNING_KEY=rsa_key, FEED_CONSUMERS={"billing": credential})
+    assert errors == [checks.E037.build(name="billing", minimum=32)]
+    if isinstance(credential, str) and credential:
+        assert credential not in errors[0].msg + errors[0].hint  # never echoed
+
+
+def test_feed_consumers_sharing_a_credential_warn(rsa_key):
+    consumers = {"billing": CREDENTIAL, "search": "s" * 32, "reports": CREDENTIAL}
+    errors = run(ALGORITHM="RS256", SIGNING_KEY=rsa_key, FEED_CONSUMERS=consumers)
+    assert errors == [checks.W008.build(names="'billing', 'reports'")]
+    assert CREDENTIAL not in errors[0].msg
+
+
+@pytest.mark.parametrize("alg", ["HS256", "HS512"])
+def test_feed_consumers_need_an_asymmetric_key(alg):
+    assert run(ALGORITHM=alg, SIGNING_KEY="k" * 64, FEED_CONSUMERS={"billing": CREDENTIAL}) == [
+        checks.E038.build(algorithm=alg)
+    ]
+
+
+@pytest.mark.parametrize(
+    "value", [-1, 61, timedelta(seconds=-1), timedelta(minutes=2), "2", True, None, float("nan")]
+)
+def test_bad_feed_long_poll(value):
+    assert run(FEED_LONG_POLL=value) == [checks.E039.build(maximum=60, value=value)]
+
+
+@pytest.mark.parametrize("value", [0, 2, 0.5, 60, timedelta(seconds=0), timedelta(seconds=30)])
+def test_good_feed_long_poll(value):
+    assert run(FEED_LONG_POLL=value) == []
+
+
+def test_feed_long_poll_in_seconds_reads_as_a_timedelta(settings):
+    assert jwt_revoke_settings.FEED_LONG_POLL == timedelta(seconds=2)
+    settings.JWT_REVOKE = {**settings.JWT_REVOKE, "FEED_LONG_POLL": 0.5}
+    assert jwt_revoke_settings.FEED_LONG_POLL == timedelta(seconds=0.5)
 
 
 def test_messages_come_in_the_order_of_the_settings_checks():

@@ -19,6 +19,7 @@ from django_jwt_revoke.models import (
     BlacklistedToken,
     OutstandingToken,
     Reason,
+    RevocationEvent,
     TokenSession,
     UserRevocation,
     purge_cutoff,
@@ -76,8 +77,10 @@ def test_purge_deletes_only_expired_rows(http, user, other_user):
         "Deleted 2 outstanding tokens.\n"
         "Deleted 1 token session.\n"
         "Deleted 2 blacklisted tokens.\n"
+        "Deleted 2 revocation events.\n"  # the old rotation and revocation
     )
     assert counts() == (2, 2, 1)
+    assert RevocationEvent.objects.count() == 1
     assert http(live).status_code == 200
     assert http(revoked_live).json()["code"] == "token_revoked"
     assert revocation.rotate_refresh_token(live.refresh).access
@@ -88,6 +91,7 @@ def test_purge_on_an_empty_table():
         "Deleted 0 outstanding tokens.\n"
         "Deleted 0 token sessions.\n"
         "Deleted 0 blacklisted tokens.\n"
+        "Deleted 0 revocation events.\n"
     )
 
 
@@ -99,9 +103,11 @@ def test_dry_run_counts_and_deletes_nothing(user):
         "Would delete 3 outstanding tokens.\n"
         "Would delete 1 token session.\n"
         "Would delete 3 blacklisted tokens.\n"
+        "Would delete 3 revocation events.\n"
         "Dry run: nothing was deleted.\n"
     )
     assert counts() == before
+    assert RevocationEvent.objects.count() == 3
 
 
 def test_verbosity_zero_prints_nothing(user):
@@ -123,10 +129,10 @@ def test_revoked_token_inside_the_leeway_stays_revoked(http, user):
     revocation.revoke_token(pair.access)
     # 10 s past exp: the leeway still accepts the token, so its revocation must hold
     with time_machine.travel(timezone.now() + timedelta(minutes=5, seconds=10)):
-        assert run("purge_expired_tokens").splitlines()[-1] == "Deleted 0 blacklisted tokens."
+        assert run("purge_expired_tokens").splitlines()[2] == "Deleted 0 blacklisted tokens."
         assert http(pair).json()["code"] == "token_revoked"
     with time_machine.travel(timezone.now() + timedelta(minutes=5, seconds=31)):
-        assert run("purge_expired_tokens").splitlines()[-1] == "Deleted 1 blacklisted token."
+        assert run("purge_expired_tokens").splitlines()[2] == "Deleted 1 blacklisted token."
         assert http(pair).json()["code"] == "token_expired"
 
 
@@ -140,10 +146,13 @@ def test_batches_are_single_deletes_by_primary_key(user):
         "Deleted 5 outstanding tokens.\n"
         "Deleted 5 token sessions.\n"
         "Deleted 5 blacklisted tokens.\n"
+        "Deleted 5 revocation events.\n"
     )
     deletes = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith("DELETE")]
-    assert len(deletes) == 9  # 3 batches (2 + 2 + 1) for each model
+    assert len(deletes) == 12  # 3 batches (2 + 2 + 1) for each model
     selects = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith("SELECT")]
+    # The events' first: the newest event old enough, where the prefix purged ends.
+    assert " LIMIT 1" in selects.pop(-5)  # then 3 batches and the empty one
     for sql in selects:
         selected = sql.split(" FROM ")[0]
         assert '"jti"' not in selected and '"user_agent"' not in selected, sql
@@ -162,6 +171,7 @@ def test_purge_keeps_a_session_whose_older_token_outlives_it(user):
         "Deleted 1 outstanding token.\n"
         "Deleted 0 token sessions.\n"
         "Deleted 1 blacklisted token.\n"
+        "Deleted 1 revocation event.\n"
     )
     assert TokenSession.objects.filter(sid=pair.sid).exists()
     with time_machine.travel(timezone.now() + timedelta(hours=2)):
@@ -183,6 +193,7 @@ def test_progress_lines_on_long_runs(user, monkeypatch):
         "  ... 4 token sessions deleted so far\n"
         "Deleted 5 token sessions.\n"
         "Deleted 0 blacklisted tokens.\n"
+        "Deleted 0 revocation events.\n"
     )
 
 
@@ -254,6 +265,7 @@ def test_purge_concurrent_with_logins_and_revocations(user, other_user, api_clie
         "Deleted 120 outstanding tokens.\n"
         "Deleted 60 token sessions.\n"
         "Deleted 120 blacklisted tokens.\n"
+        "Deleted 120 revocation events.\n"
     )
     assert live and dead
     for pair in live:

@@ -26,6 +26,7 @@ from rest_framework.views import APIView
 from django_jwt_revoke import openapi, views
 from django_jwt_revoke.authentication import JWTAuthentication, JWTTokenUserAuthentication
 from tests.factories import UserFactory, credentials
+from tests.keys import pem_pair
 
 # Where generate_schema() mounts the app's urls, as tests/urls.py does: the
 # schema's paths are AUTH + the endpoints below.
@@ -48,8 +49,12 @@ ENDPOINTS = {
     ("revoke/", "post"): {"200", "400", "503"},
     ("introspect/", "post"): {"200", "400", "401", "503"},
     ("jwks/", "get"): {"200", "404"},
+    ("events/", "post"): {"200", "400", "401", "409", "415", "503"},
+    ("events/snapshot/", "post"): {"200", "400", "401", "415", "503"},
 }
 BEARER_ONLY = {"logout/", "logout-all/", "sessions/", "sessions/{sid}/", "introspect/"}
+#: The revocation event feed: a consumer credential, RFC 8935 errors {"err", "description"}.
+FEED = {"events/", "events/snapshot/"}
 
 
 def generate_schema(patterns: list | None = None, **jwt_revoke: object) -> dict:
@@ -99,9 +104,13 @@ def response_schema(schema: dict, endpoint: str, method: str, code: str) -> dict
 
 
 def test_the_bearer_scheme(schema):
-    assert schema["components"]["securitySchemes"] == {
-        "jwtAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
-    }
+    schemes = schema["components"]["securitySchemes"]
+    assert list(schemes) == ["feedConsumerAuth", "jwtAuth"]
+    assert schemes["jwtAuth"] == {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    feed_scheme = schemes["feedConsumerAuth"]
+    assert (feed_scheme["type"], feed_scheme["scheme"]) == ("http", "bearer")
+    assert "bearerFormat" not in feed_scheme  # a credential, not a JWT
+    assert "FEED_CONSUMERS" in feed_scheme["description"]
 
 
 def test_every_endpoint_and_method_and_nothing_else(schema):
@@ -124,8 +133,12 @@ def test_status_codes(schema, endpoint, method):
 @pytest.mark.parametrize(("endpoint", "method"), sorted(ENDPOINTS))
 def test_security(schema, endpoint, method):
     security = operation(schema, endpoint, method)["security"]
-    if endpoint in BEARER_ONLY:
+    if endpoint == "introspect/":  # a staff user's access token, or a feed consumer
+        assert security == [{"feedConsumerAuth": []}, {"jwtAuth": []}]
+    elif endpoint in BEARER_ONLY:
         assert security == [{"jwtAuth": []}]
+    elif endpoint in FEED:
+        assert security == [{"feedConsumerAuth": []}]
     else:
         assert security == [{}]  # no credentials: the body carries the token or the password
 
@@ -203,6 +216,54 @@ def test_the_schema_refuses_what_the_server_refuses(schema, api_client, name, bo
     access = api_client.post(TOKEN, credentials(user), format="json").json()["access"]
     answer = api_client.post(url, body, format="json", HTTP_AUTHORIZATION=f"Bearer {access}")
     assert (answer.status_code == 400) == refused, answer.content
+    assert valid == (not refused)
+
+
+FEED_CREDENTIAL = "openapi-test-feed-consumer-" + "f" * 24
+# (endpoint, body, whether the server refuses it with a 400), with a consumer's credential.
+FEED_BODIES = [
+    ("events/", {"after": 0, "nonce": "n"}, False),
+    ("events/", {"after": 0, "nonce": " ", "maxEvents": 1000, "ack": ["", " "]}, False),
+    ("events/", {"after": 0, "nonce": "\x00", "returnImmediately": True}, False),
+    ("events/", {"after": 0}, True),
+    ("events/", {"nonce": "n"}, True),
+    ("events/", {"after": -1, "nonce": "n"}, True),
+    ("events/", {"after": 2**53, "nonce": "n"}, True),
+    ("events/", {"after": True, "nonce": "n"}, True),
+    ("events/", {"after": "0", "nonce": "n"}, True),
+    ("events/", {"after": 0, "nonce": ""}, True),
+    ("events/", {"after": 0, "nonce": "n" * 129}, True),
+    ("events/", {"after": 0, "nonce": "n", "maxEvents": 0}, True),
+    ("events/", {"after": 0, "nonce": "n", "maxEvents": 1001}, True),
+    ("events/", {"after": 0, "nonce": "n", "returnImmediately": "true"}, True),
+    ("events/", {"after": 0, "nonce": "n", "ack": [1]}, True),
+    ("events/", {"after": 0, "nonce": "n", "ack": "s.1"}, True),
+    ("events/snapshot/", {"nonce": "n"}, False),
+    ("events/snapshot/", {"nonce": "n" * 128, "after": "ignored"}, False),
+    ("events/snapshot/", {}, True),
+    ("events/snapshot/", {"nonce": ""}, True),
+    ("events/snapshot/", {"nonce": 1}, True),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("endpoint", "body", "refused"), FEED_BODIES)
+def test_the_feed_schema_refuses_what_the_server_refuses(schema, client, endpoint, body, refused):
+    valid = jsonschema.Draft7Validator(request_schema(schema, endpoint)).is_valid(body)
+    feed_settings = {
+        **settings.JWT_REVOKE,
+        "ALGORITHM": "ES256",
+        "SIGNING_KEY": pem_pair("ec")[0],
+        "FEED_CONSUMERS": {"openapi": FEED_CREDENTIAL},
+    }
+    with override_settings(JWT_REVOKE=feed_settings):
+        answer = client.post(
+            AUTH + endpoint,
+            body,
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {FEED_CREDENTIAL}",
+        )
+    assert answer.status_code == (400 if refused else 200), answer.content
     assert valid == (not refused)
 
 
@@ -286,8 +347,14 @@ def test_errors_and_their_headers(schema):
         errors = codes & {"401", "403", "404", "415", "503"}
         if endpoint in BEARER_ONLY - {"logout/", "introspect/"}:
             errors.add("400")  # a malformed Authorization header, their only 400
+        if endpoint in FEED:
+            errors = codes - {"200"}
         for code in errors:
             error = component(schema, response_schema(schema, endpoint, method, code))
+            if endpoint in FEED:
+                assert set(error["properties"]) == {"err", "description"}, (endpoint, code)
+                assert set(error["required"]) == {"err", "description"}
+                continue
             assert set(error["properties"]) == {"detail", "code"}, (endpoint, code)
             assert error["required"] == ["detail"]  # DRF's own refusals carry no code
         if "401" in codes:
@@ -321,6 +388,11 @@ def test_rate_limited_operations_document_429():
 
 def test_component_names_leave_generic_ones_to_the_project(schema):
     assert set(schema["components"]["schemas"]) == {
+        "RevocationFeedAnswer",
+        "RevocationFeedError",
+        "RevocationFeedPoll",
+        "RevocationFeedSnapshot",
+        "RevocationFeedSnapshotRequest",
         "JWKSet",
         "Logout",
         "OAuthError",
@@ -381,7 +453,7 @@ def test_one_scheme_for_every_class_in_one_project():
                 path("api/auth/", include("django_jwt_revoke.urls")),
             ]
         )
-    assert list(schema["components"]["securitySchemes"]) == ["jwtAuth"]
+    assert list(schema["components"]["securitySchemes"]) == ["feedConsumerAuth", "jwtAuth"]
     for url in ["/user/", "/token-user/", "/custom/"]:
         assert schema["paths"][url]["get"]["security"] == [{"jwtAuth": []}]
 
@@ -541,7 +613,9 @@ def test_cookie_mode_adds_the_cookie_scheme_as_an_alternative(cookie_schema):
     assert "X-CSRFToken" in cookie["description"]
     for endpoint in BEARER_ONLY:
         (method,) = {m for (e, m) in ENDPOINTS if e == endpoint}
+        consumer = [{"feedConsumerAuth": []}] if endpoint == "introspect/" else []
         assert operation(cookie_schema, endpoint, method)["security"] == [
+            *consumer,
             {"jwtAuth": []},
             {"jwtCookieAuth": []},
         ]
@@ -572,7 +646,7 @@ def test_cookie_mode_answers_and_refresh_body(cookie_schema):
 
 def test_cookie_mode_off_again_is_headers_only(cookie_schema):
     schema = generate_schema()
-    assert list(schema["components"]["securitySchemes"]) == ["jwtAuth"]
+    assert list(schema["components"]["securitySchemes"]) == ["feedConsumerAuth", "jwtAuth"]
     assert "headers" not in operation(schema, "token/", "post")["responses"]["200"]
 
 

@@ -11,7 +11,9 @@ every generation mode (valid and invalid) and phase (the schema's examples,
 its boundaries, random fuzzing), a bounded number of them, from a fixed seed:
 the same run every time. They go straight to the WSGI application, in the
 test's database transaction; each carries a fresh access token of a staff user
-(introspection needs one, and logging out kills the token it is sent with).
+(introspection needs one, and logging out kills the token it is sent with),
+but those to the revocation event feed, which carry a feed consumer's
+credential, under an asymmetric signing key (the feed's answers are signed).
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ from django.test import override_settings
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
+from django_jwt_revoke import revocation
 from django_jwt_revoke.tokens import issue_token_pair
 from tests.factories import UserFactory
+from tests.keys import pem_pair
 from tests.test_openapi import AUTH, generate_schema
 
 CONFIG = schemathesis.Config.from_dict(
@@ -51,6 +55,22 @@ schema.app = WSGIHandler()
 
 FORMS = {"application/x-www-form-urlencoded", "multipart/form-data"}
 
+FEED = {AUTH + "events/", AUTH + "events/snapshot/"}
+FEED_CREDENTIAL = "conformance-feed-consumer-" + "c" * 24
+FEED_KEY = pem_pair("rsa")[0]
+
+
+def feed_settings():
+    return override_settings(
+        JWT_REVOKE={
+            **settings.JWT_REVOKE,
+            "ALGORITHM": "RS256",
+            "SIGNING_KEY": FEED_KEY,
+            "FEED_CONSUMERS": {"conformance": FEED_CREDENTIAL},
+            "FEED_LONG_POLL": 0,
+        }
+    )
+
 
 @pytest.fixture
 def staff_user(db):
@@ -72,6 +92,11 @@ def test_schema_and_server_agree(case, staff_user):
     if case.media_type in FORMS and not isinstance(case.body, dict):
         # A form carries fields only: a body that is no object cannot be sent as one
         # (schemathesis would send an empty form, or fail to encode it).
+        return
+    if case.path in FEED:
+        with feed_settings():
+            revocation.revoke_token(issue_token_pair(staff_user).access)  # an event to answer
+            case.call_and_validate(headers={"Authorization": f"Bearer {FEED_CREDENTIAL}"})
         return
     access = issue_token_pair(staff_user).access
     case.call_and_validate(headers={"Authorization": f"Bearer {access}"})
@@ -143,3 +168,25 @@ def test_a_rate_limited_answer(staff_user):
             for _ in range(2)
         ]
     assert answers == [200, 429]
+
+
+@pytest.mark.parametrize("path", sorted(FEED))
+def test_the_feed_answers_as_documented(staff_user, path):
+    with feed_settings():
+        revocation.revoke_token(issue_token_pair(staff_user).access)
+        bearer = {"Authorization": f"Bearer {FEED_CREDENTIAL}"}
+        answers = [
+            schema[path]["POST"]
+            .Case(headers=bearer, body=body, media_type="application/json")
+            .call_and_validate()
+            .status_code
+            for body in ({"after": 0, "nonce": "n"}, {"after": 5, "nonce": "n"}, {"after": 0})
+        ]
+        jwt = issue_token_pair(staff_user).access
+        refused = schema[path]["POST"].Case(
+            headers={"Authorization": f"Bearer {jwt}"},
+            body={"after": 0, "nonce": "n"},
+            media_type="application/json",
+        )
+        assert refused.call_and_validate().status_code == 401
+    assert answers == ([200, 409, 400] if path.endswith("events/") else [200, 200, 400])
