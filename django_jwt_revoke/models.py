@@ -540,6 +540,29 @@ def users_with_id(user_id: Any, using: str) -> models.QuerySet:
     return manager.filter(**{jwt_revoke_settings.USER_ID_FIELD: user_id})
 
 
+def generations_of_username(username: Any, using: str) -> tuple[Any, int, int] | None:
+    """The id value, generation and global generation of the user ``username`` names.
+
+    One query: the user found as the stock ``get_by_natural_key`` finds it
+    (``USERNAME_FIELD`` exact, through the default manager's queryset), with
+    both generations beside it. None when no user, or more than one, has it.
+    """
+    from django.contrib.auth import get_user_model
+
+    User = get_user_model()
+    users = User._default_manager.db_manager(using).filter(**{User.USERNAME_FIELD: username})
+    mine = UserRevocation.objects.of_users(users).values("generation")[:1]
+    rows = list(
+        users.annotate(
+            _jwtr_generation=Subquery(mine), _jwtr_epoch=GlobalRevocation.objects.epoch()
+        ).values_list(jwt_revoke_settings.USER_ID_FIELD, "_jwtr_generation", "_jwtr_epoch")[:2]
+    )
+    if len(rows) != 1:
+        return None
+    value, generation, epoch = rows[0]
+    return value, generation or 0, epoch or 0
+
+
 def current_generations(user_key: str | None, using: str) -> tuple[int, int]:
     """The generation of the user with ``user_key`` and the global one, now (one query).
 

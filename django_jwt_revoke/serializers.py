@@ -11,6 +11,7 @@ from typing import Any, NoReturn
 
 import jwt
 from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth.base_user import BaseUserManager
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.core.validators import ProhibitNullCharactersValidator
 from django.utils.translation import gettext_lazy as _
@@ -23,7 +24,7 @@ from .backends import get_keys, is_hmac
 from .claims import REFRESH, ValidatedToken, setting_object, user_key
 from .conf import jwt_revoke_settings, per_settings
 from .exceptions import InvalidToken
-from .models import TokenSession, is_storable, users_with_id
+from .models import TokenSession, generations_of_username, is_storable, users_with_id
 from .revocation import Generations, read_generations
 from .tokens import TokenPair, decode_token, issue_token_pair
 
@@ -182,9 +183,23 @@ def _generations_of_checked(user: Any, before: Generations) -> Generations | Non
 
 
 def _generations_before_check(username: Any) -> Generations:
-    """The generations of the user ``username`` names, as ``ModelBackend`` finds it."""
+    """The generations of the user ``username`` names, as ``ModelBackend`` finds it.
+
+    With the stock ``get_by_natural_key``, the user and its generations are
+    read in one query (``generations_of_username``); a manager of its own
+    finds the user its own way, and the generations are read after.
+    """
     User = get_user_model()
-    manager = User._default_manager.db_manager(jwt_revoke_settings.database_alias(TokenSession))
+    using = jwt_revoke_settings.database_alias(TokenSession)
+    manager = User._default_manager.db_manager(using)
+    if type(manager).get_by_natural_key is BaseUserManager.get_by_natural_key:
+        try:
+            found = generations_of_username(username, using)
+        except (ValueError, TypeError, ValidationError):
+            found = None
+        if found is not None:
+            return Generations(user_key(found[0]), found[1], found[2])
+        return read_generations(None)
     try:
         user = manager.get_by_natural_key(username)
     except (User.DoesNotExist, User.MultipleObjectsReturned, ValueError, TypeError):

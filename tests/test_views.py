@@ -91,6 +91,21 @@ def test_obtain_returns_a_working_pair(api_client, user, works):
     assert response["Cache-Control"] == "no-store"
 
 
+def test_a_login_reads_the_user_and_its_generations_in_one_query(
+    api_client, user, django_assert_num_queries
+):
+    """The user with its generations (read before the password check), the
+    backend's own lookup of the user, then BEGIN, the session, the refresh
+    token, COMMIT: 6 statements (7 before, when the user was read twice first)."""
+    api_client.post(TOKEN, credentials(user), format="json")  # warm: nothing lazy left
+    with django_assert_num_queries(6) as ctx:
+        response = api_client.post(TOKEN, credentials(user), format="json")
+    assert response.status_code == 200
+    selects = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith("SELECT")]
+    assert len(selects) == 2, selects
+    assert "userrevocation" in selects[0] and "globalrevocation" in selects[0]
+
+
 def test_obtain_bad_password(api_client, user):
     response = api_client.post(TOKEN, credentials(user, "nope"), format="json")
     assert response.status_code == 401
