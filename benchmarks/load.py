@@ -7,6 +7,7 @@ own process stands in). From the repository root::
 
     python benchmarks/load.py                      # PG* variables, Redis DB 14
     python benchmarks/load.py --workers 4 --connections 32 --duration 10
+    BENCH_PG_PREPARE=1 python benchmarks/load.py   # psycopg 3 prepared statements
 
 The protected view of ``benchmarks/auth_urls.py`` is served by gunicorn
 (sync workers, ``--workers``) on PostgreSQL, one server without a cache and
