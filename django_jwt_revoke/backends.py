@@ -9,19 +9,17 @@ and signature (and the registered claims PyJWT checks: ``exp``, ``iat``,
 
 from __future__ import annotations
 
-import binascii
 import dataclasses
 import hashlib
-import json
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
 from django.views.decorators.debug import sensitive_variables
-from jwt.utils import base64url_decode
 
 from .conf import jwt_revoke_settings, per_settings
 from .exceptions import InvalidToken
+from .jose import CODED_ERRORS, PYJWT_ERRORS, decode_header
 
 #: The only header parameters a token may carry. A "jku", "x5u", "jwk" or
 #: "x5c" asks the verifier to fetch or trust a key the token chooses, and a
@@ -117,49 +115,6 @@ def sign(payload: dict[str, Any], *, typ: str | None = None) -> str:
     return jwt.encode(payload, keys.signing_key, algorithm=keys.algorithm, headers=headers or None)
 
 
-# Headers already decoded, by their segment: every token we issue with one key
-# has the same header, so this holds a handful of entries (bounded all the same).
-_headers: dict[str, dict[str, Any] | None] = {}
-HEADERS_KEPT = 64
-
-
-def _header(raw: str) -> dict[str, Any] | None:
-    """The token's JOSE header, decoded alone, or None if it is not one.
-
-    Only the first segment is decoded (the whole token is parsed once, by
-    PyJWT, when the signature is checked; its header must equal this one).
-    The dict returned is shared: read it, never change it.
-    """
-    segment, dot, rest = raw.partition(".")
-    if not dot or "." not in rest or len(segment) > 1024:
-        return None
-    try:
-        return _headers[segment]
-    except KeyError:
-        pass
-    try:
-        header = json.loads(base64url_decode(segment))
-    except (ValueError, TypeError, RecursionError, binascii.Error):
-        header = None
-    if not isinstance(header, dict):
-        header = None
-    if len(_headers) >= HEADERS_KEPT:
-        _headers.clear()
-    _headers[segment] = header
-    return header
-
-
-_PYJWT_ERRORS: tuple[tuple[type[Exception], str], ...] = (
-    (jwt.ExpiredSignatureError, "token_expired"),
-    (jwt.ImmatureSignatureError, "token_not_yet_valid"),
-    (jwt.MissingRequiredClaimError, "token_claims_invalid"),
-    (jwt.InvalidAudienceError, "token_claims_invalid"),
-    (jwt.InvalidIssuerError, "token_claims_invalid"),
-    (jwt.InvalidIssuedAtError, "token_claims_invalid"),
-)
-_CODED_ERRORS = tuple(error for error, _code in _PYJWT_ERRORS)
-
-
 @sensitive_variables()
 def verify(raw: str, **options: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """The header and payload of ``raw`` once its signature verifies, or ``InvalidToken``.
@@ -169,14 +124,14 @@ def verify(raw: str, **options: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     nothing else we did not put there.
     """
     keys = get_keys()
-    header = _header(raw)
+    header = decode_header(raw)
     if header is None:
         raise InvalidToken("token_invalid")
     key = keys.verifying_key(header)
     try:
         decoded = jwt.decode_complete(raw, key, algorithms=keys.algorithms, **options)
-    except _CODED_ERRORS as exc:
-        raise InvalidToken(next(c for err, c in _PYJWT_ERRORS if isinstance(exc, err))) from None
+    except CODED_ERRORS as exc:
+        raise InvalidToken(next(c for err, c in PYJWT_ERRORS if isinstance(exc, err))) from None
     except (jwt.PyJWTError, ValueError, TypeError, OverflowError):
         raise InvalidToken("token_invalid") from None
     if decoded.get("header") != header:

@@ -16,7 +16,6 @@ first used).
 
 from __future__ import annotations
 
-import binascii
 import json
 import logging
 import threading
@@ -25,8 +24,8 @@ from collections.abc import Iterable
 from typing import Any
 
 import jwt
-from jwt.utils import base64url_decode
 
+from ..jose import CODED_ERRORS, PYJWT_ERRORS, decode_header
 from . import transport
 
 logger = logging.getLogger("django_jwt_revoke.resource")
@@ -190,42 +189,9 @@ class JWKSClient:
         return found
 
 
-# Headers already decoded, by their segment: every token of one issuer key has
-# the same header, so this holds a handful (bounded all the same).
-_headers: dict[str, dict[str, Any] | None] = {}
-HEADERS_KEPT = 64
+#: A token's JOSE header decoded alone, or None (shared: never change it).
+header = decode_header
 
-
-def header(raw: str) -> dict[str, Any] | None:
-    """The JOSE header of ``raw`` (shared: never change it), or None if it has none."""
-    segment, dot, rest = raw.partition(".")
-    if not dot or "." not in rest or len(segment) > 1024:
-        return None
-    try:
-        return _headers[segment]
-    except KeyError:
-        pass
-    try:
-        decoded = json.loads(base64url_decode(segment))
-    except (ValueError, TypeError, RecursionError, binascii.Error):
-        decoded = None
-    if not isinstance(decoded, dict):
-        decoded = None
-    if len(_headers) >= HEADERS_KEPT:
-        _headers.clear()
-    _headers[segment] = decoded
-    return decoded
-
-
-_PYJWT_ERRORS: tuple[tuple[type[Exception], str], ...] = (
-    (jwt.ExpiredSignatureError, "token_expired"),
-    (jwt.ImmatureSignatureError, "token_not_yet_valid"),
-    (jwt.MissingRequiredClaimError, "token_claims_invalid"),
-    (jwt.InvalidAudienceError, "token_claims_invalid"),
-    (jwt.InvalidIssuerError, "token_claims_invalid"),
-    (jwt.InvalidIssuedAtError, "token_claims_invalid"),
-)
-_CODED_ERRORS = tuple(error for error, _code in _PYJWT_ERRORS)
 
 
 def verify(
@@ -256,8 +222,8 @@ def verify(
         raise VerificationError("token_invalid")
     try:
         decoded = jwt.decode_complete(raw, key.key, algorithms=[alg], **options)
-    except _CODED_ERRORS as exc:
-        code = next(c for err, c in _PYJWT_ERRORS if isinstance(exc, err))
+    except CODED_ERRORS as exc:
+        code = next(c for err, c in PYJWT_ERRORS if isinstance(exc, err))
         raise VerificationError(code) from None
     except (jwt.PyJWTError, ValueError, TypeError, OverflowError, RecursionError):
         raise VerificationError("token_invalid") from None
