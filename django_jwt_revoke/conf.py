@@ -9,17 +9,15 @@ never validates, so a misconfiguration cannot crash a request.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from django.apps import apps
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.db import router
 
-T = TypeVar("T")
+from .appsettings import AppSettings
 
 SETTINGS_NAME = "JWT_REVOKE"
 
@@ -108,39 +106,15 @@ def normalise(name: str, value: Any) -> Any:
     return value
 
 
-class JWTRevokeSettings:
-    """Attribute access to ``settings.JWT_REVOKE`` with defaults.
+class JWTRevokeSettings(AppSettings):
+    """Attribute access to ``settings.JWT_REVOKE`` with defaults (``AppSettings``).
 
-    Unknown attribute names raise ``AttributeError`` (a typo in our own code
-    must not silently read ``None``); unknown keys in the project's dict are
-    reported by the ``django_jwt_revoke.E002`` check.
+    Unknown keys in the project's dict are reported by the
+    ``django_jwt_revoke.E002`` check.
     """
 
     def __init__(self) -> None:
-        self._cached: dict[str, Any] = {}
-        # Bumped on every reload so that values derived from the settings
-        # elsewhere (``per_settings``) know when to recompute.
-        self.generation = 0
-
-    @property
-    def user_settings(self) -> dict[str, Any]:
-        value = getattr(settings, SETTINGS_NAME, None)
-        return value if isinstance(value, dict) else {}
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_") or name not in DEFAULTS:
-            raise AttributeError(f"Invalid {SETTINGS_NAME} setting: {name!r}")
-        try:
-            return self._cached[name]
-        except KeyError:
-            pass
-        value = normalise(name, self.user_settings.get(name, DEFAULTS[name]))
-        self._cached[name] = value
-        return value
-
-    def reload(self) -> None:
-        self._cached.clear()
-        self.generation += 1
+        super().__init__(SETTINGS_NAME, DEFAULTS, normalise)
 
     def database_alias(self, model: type | None = None) -> str:
         """Where revocation state is read and written.
@@ -160,27 +134,10 @@ class JWTRevokeSettings:
 jwt_revoke_settings = JWTRevokeSettings()
 
 
-def per_settings(build: Callable[[], T]) -> Callable[[], T]:
-    """``build()``, computed once per settings and again after they change.
-
-    For what is derived from the settings and read on every request
-    (prepared keys, verification rules, the revocation store): the first
-    call after a reload (``setting_changed``) rebuilds it. Holds one value.
-    """
-    kept: dict[int, T] = {}
-
-    @functools.wraps(build)
-    def current() -> T:
-        generation = jwt_revoke_settings.generation
-        try:
-            return kept[generation]
-        except KeyError:
-            value = build()
-            kept.clear()
-            kept[generation] = value
-            return value
-
-    return current
+#: ``build()``, computed once per settings and again after they change
+#: (``AppSettings.per_settings``): the first call after ``setting_changed``
+#: rebuilds it.
+per_settings = jwt_revoke_settings.per_settings
 
 
 def _reload(*, setting: str, **kwargs: Any) -> None:

@@ -14,6 +14,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "django_jwt_revoke"
 
 #: Lower layers first; a module may import from any layer below its own.
 LAYERS = [
+    {"appsettings"},
     {"conf", "exceptions", "signals", "secevents", "jose"},
     {"models"},
     {"backends", "claims"},

@@ -11,16 +11,13 @@ refused instead).
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
-from django.conf import settings
 from django.core.signals import setting_changed
 
-T = TypeVar("T")
+from ..appsettings import AppSettings
 
 SETTINGS_NAME = "JWT_REVOKE_RESOURCE"
 
@@ -90,59 +87,24 @@ def normalise(name: str, value: Any) -> Any:
     return value
 
 
-class ResourceSettings:
-    """Attribute access to ``settings.JWT_REVOKE_RESOURCE`` with defaults.
+class ResourceSettings(AppSettings):
+    """Attribute access to ``settings.JWT_REVOKE_RESOURCE`` with defaults (``AppSettings``).
 
-    Unknown attribute names raise ``AttributeError``; unknown keys in the
-    project's dict are reported by the ``django_jwt_revoke.E102`` check.
+    Unknown keys in the project's dict are reported by the
+    ``django_jwt_revoke.E102`` check. ``generation`` is bumped on every
+    reload: ``per_settings`` values and the follower
+    (``follower.get_follower``) are rebuilt when it changes.
     """
 
     def __init__(self) -> None:
-        self._cached: dict[str, Any] = {}
-        #: Bumped on every reload: ``per_settings`` values and the follower
-        #: (``follower.get_follower``) are rebuilt when it changes.
-        self.generation = 0
-
-    @property
-    def user_settings(self) -> dict[str, Any]:
-        value = getattr(settings, SETTINGS_NAME, None)
-        return value if isinstance(value, dict) else {}
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_") or name not in DEFAULTS:
-            raise AttributeError(f"Invalid {SETTINGS_NAME} setting: {name!r}")
-        try:
-            return self._cached[name]
-        except KeyError:
-            pass
-        value = normalise(name, self.user_settings.get(name, DEFAULTS[name]))
-        self._cached[name] = value
-        return value
-
-    def reload(self) -> None:
-        self._cached.clear()
-        self.generation += 1
+        super().__init__(SETTINGS_NAME, DEFAULTS, normalise)
 
 
 resource_settings = ResourceSettings()
 
 
-def per_settings(build: Callable[[], T]) -> Callable[[], T]:
-    """``build()``, computed once per settings and again after they change."""
-    kept: dict[int, T] = {}
-
-    @functools.wraps(build)
-    def current() -> T:
-        generation = resource_settings.generation
-        try:
-            return kept[generation]
-        except KeyError:
-            value = build()
-            kept.clear()
-            kept[generation] = value
-            return value
-
-    return current
+#: ``build()``, computed once per settings and again after they change.
+per_settings = resource_settings.per_settings
 
 
 def _seconds(value: Any, fallback: float) -> float:
