@@ -146,9 +146,7 @@ E012 = _message(
     "{setting}['AUTH_HEADER_TYPES'] must be a non-empty tuple of words.",
     'For example ("Bearer",).',
 )
-E013 = _message(
-    "E013", "{setting}['SIGNING_KEY'] is not a key for {algorithm}.", SIGNING_KEY_HINT
-)
+E013 = _message("E013", "{setting}['SIGNING_KEY'] is not a key for {algorithm}.", SIGNING_KEY_HINT)
 E014 = _message(
     "E014",
     "{setting}['VERIFYING_KEYS'] must be a dict of key id to key.",
@@ -157,7 +155,7 @@ E014 = _message(
 E015 = _message(
     "E015",
     "{setting}['{key}'] must be a cookie name; got {name!r}.",
-    "Letters, digits and !#$%&'*+-.^_`|~ only, for example \"access_token\"; "
+    'Letters, digits and !#$%&\'*+-.^_`|~ only, for example "access_token"; '
     "AUTH_COOKIE = None turns cookie transport off.",
 )
 E016 = _message(
@@ -167,8 +165,8 @@ E016 = _message(
 )
 E017 = _message(
     "E017",
-    "{setting}['AUTH_COOKIE_SAMESITE'] must be \"Lax\", \"Strict\" or \"None\"; got {value!r}.",
-    "\"Lax\" (the default) suits a front end served from the API's own site.",
+    '{setting}[\'AUTH_COOKIE_SAMESITE\'] must be "Lax", "Strict" or "None"; got {value!r}.',
+    '"Lax" (the default) suits a front end served from the API\'s own site.',
 )
 E018 = _message(
     "E018",
@@ -289,6 +287,14 @@ E039 = _message(
     "{maximum} seconds.",
     "It is the longest a poll of the event feed waits for an event, holding a worker "
     "(default 2 seconds; 0: polls never wait); got {value!r}.",
+)
+E040 = _message(
+    "E040",
+    "{setting}['MAX_SESSIONS_PER_USER'] must be None or a whole number of at least 1; "
+    "got {value!r}.",
+    "None (the default) sets no limit; N: a login that would give a user more than N live "
+    "sessions revokes the oldest (reason session_limit). Until this is fixed, every user "
+    "keeps one session: each login revokes the others.",
 )
 W001 = _message(
     "W001",
@@ -652,6 +658,13 @@ def _check_feed_long_poll(value: dict[str, Any]) -> list[CheckMessage]:
     return [E039.build(maximum=int(MAX_LONG_POLL.total_seconds()), value=given)]
 
 
+def _check_max_sessions(value: dict[str, Any]) -> list[CheckMessage]:
+    limit = value["MAX_SESSIONS_PER_USER"]
+    if limit is None or (isinstance(limit, int) and not isinstance(limit, bool) and limit >= 1):
+        return []
+    return [E040.build(value=limit)]
+
+
 def _check_cookies(value: dict[str, Any]) -> list[CheckMessage]:
     """Cookie transport (``COOKIE_CHECKS``), checked only once ``AUTH_COOKIE`` turns it on."""
     return [] if value["AUTH_COOKIE"] is None else _run(COOKIE_CHECKS, value)
@@ -747,6 +760,7 @@ SETTINGS_CHECKS: tuple[SettingsCheck, ...] = (
     _check_update_last_login,
     _check_feed_consumers,
     _check_feed_long_poll,
+    _check_max_sessions,
 )
 COOKIE_CHECKS: tuple[SettingsCheck, ...] = (
     _check_cookie_names,

@@ -83,6 +83,9 @@ DEFAULTS: dict[str, Any] = {
     # The longest a poll with "returnImmediately": false waits for an event.
     # A number of seconds is accepted too.
     "FEED_LONG_POLL": timedelta(seconds=2),
+    # The most live sessions a user may have (docs/endpoints.md): a login
+    # beyond it revokes the user's oldest (reason "session_limit"). None: no limit.
+    "MAX_SESSIONS_PER_USER": None,
 }
 
 

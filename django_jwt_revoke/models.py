@@ -77,6 +77,7 @@ class Reason(models.TextChoices):
     REVOKED = "revoked", _("revoked (RFC 7009)")
     USER_ID_CHANGED = "user_id_changed", _("user id changed")
     INCIDENT = "incident", _("incident response: every token revoked")
+    SESSION_LIMIT = "session_limit", _("session limit reached")
 
 
 class TokenType(models.TextChoices):

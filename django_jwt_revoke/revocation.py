@@ -171,25 +171,37 @@ def revoke_session(sid: str, reason: str = Reason.LOGOUT) -> bool:
             .update(revoked_at=now, revoke_reason=reason)
         )
         if changed:
-            user_pk, owner_key, expires_at = (
-                TokenSession.objects.using(using)
-                .filter(sid=sid)
-                .values_list("user_id", _owner_key_lookup(), "expires_at")
-                .get()
-            )
-            announce([Fact("session", (sid, user_key(owner_key)), expires_at)], reason, using)
-            transaction.on_commit(
-                lambda: token_revoked.send(
-                    sender=TokenSession,
-                    jti=None,
-                    sid=sid,
-                    token_type=None,
-                    user_id=user_pk,
-                    reason=str(reason),
-                ),
-                using=using,
-            )
+            revoked = TokenSession.objects.using(using).filter(sid=sid)
+            _sessions_revoked([revoked.values_list(*_revoked_fields()).get()], reason, using)
     return bool(changed)
+
+
+def _revoked_fields() -> tuple[str, ...]:
+    """What ``_sessions_revoked`` reads of each session, as ``values_list`` names."""
+    return ("sid", "user_id", _owner_key_lookup(), "expires_at")
+
+
+def _sessions_revoked(rows: list[tuple[Any, ...]], reason: str, using: str) -> None:
+    """Announce the sessions this transaction has just revoked; signal each once it commits.
+
+    ``rows``: one ``_revoked_fields()`` tuple per session. One ``announce``
+    for them all, after their rows are written: the feed is locked once, last.
+    """
+    facts = [Fact("session", (sid, user_key(owner)), expires) for sid, _, owner, expires in rows]
+    announce(facts, reason, using)
+    for sid, user_pk, _owner, _expires in rows:
+        transaction.on_commit(
+            partial(
+                token_revoked.send,
+                sender=TokenSession,
+                jti=None,
+                sid=sid,
+                token_type=None,
+                user_id=user_pk,
+                reason=str(reason),
+            ),
+            using=using,
+        )
 
 
 @sensitive_variables()
@@ -413,11 +425,19 @@ def open_session(
     logout-all that commits while the check runs kills this pair too. Left
     out, they are read now: right when nothing was checked (an admin signing
     a user in, a test). Generations read for another user are not used.
+
+    With ``MAX_SESSIONS_PER_USER``, the user's oldest live sessions beyond
+    it are revoked in the same transaction (reason ``session_limit``), the
+    logins of one user taking their turn on its row's lock.
     """
     using = _alias()
-    now = timezone.now()
     key = user_key(user)
+    limit = session_limit()
     with transaction.atomic(using=using):
+        if limit is not None:
+            _lock_logins_of(user, using)
+        # After the lock: the sessions of one user are dated in the order of their logins.
+        now = timezone.now()
         if generations is not None and generations.user_key == key:
             generation, epoch = generations.generation, generations.epoch
         else:
@@ -433,7 +453,78 @@ def open_session(
             expires_at=expiry(now, jwt_revoke_settings.REFRESH_TOKEN_LIFETIME),
             **client_metadata(request),
         )
-        return mint_pair(user, session, now=now, using=using, request=request)
+        pair = mint_pair(user, session, now=now, using=using, request=request)
+        if limit is not None:
+            _revoke_sessions_beyond(limit, session, key, now=now, using=using)
+        return pair
+
+
+def session_limit() -> int | None:
+    """``MAX_SESSIONS_PER_USER`` as logins apply it: None (no limit) or N >= 1.
+
+    A value the ``E040`` check refuses reads as 1, the strictest limit: a
+    mistyped setting never lifts the limit it meant to set.
+    """
+    limit = jwt_revoke_settings.MAX_SESSIONS_PER_USER
+    if limit is None:
+        return None
+    if isinstance(limit, int) and not isinstance(limit, bool) and limit >= 1:
+        return limit
+    return 1
+
+
+def _lock_logins_of(user: Any, using: str) -> None:
+    """Lock ``user``'s row until this login commits (``MAX_SESSIONS_PER_USER``).
+
+    The logins of one user then count its live sessions one after the other,
+    each seeing the sessions of those before it; logins of other users never
+    wait. ``FOR NO KEY UPDATE`` where the database has it: rows that merely
+    reference the user (a refresh of one of its sessions) do not wait for
+    it, while a login, a password change or a deactivation of the user does.
+    A database without row locks (SQLite) lets one writer at a time through:
+    this login's first write holds its lock until the commit, before the
+    sessions are counted.
+    """
+    features = transaction.get_connection(using).features
+    if not features.has_select_for_update:
+        return
+    users = type(user)._base_manager.db_manager(using).filter(pk=user.pk)
+    locked = users.select_for_update(no_key=features.has_select_for_no_key_update)
+    list(locked.values_list("pk", flat=True))
+
+
+def _revoke_sessions_beyond(
+    limit: int, session: TokenSession, owner_key: str, *, now: datetime, using: str
+) -> None:
+    """Revoke the oldest live sessions of ``session``'s user beyond ``limit``, it kept.
+
+    Oldest by ``created_at``, then by primary key. Run under the user's lock
+    (``_lock_logins_of``), in the login's transaction: the sessions' rows are
+    locked, then revoked as ``revoke_session`` revokes (reason
+    ``session_limit``): the cache, the signals and the event feed hear of
+    each, and the feed is locked last.
+    """
+    features = transaction.get_connection(using).features
+    lock: dict[str, Any] = {}
+    if features.has_select_for_update_of:
+        lock["of"] = ("self",)  # not the user row a non-pk USER_ID_FIELD joins
+    if features.has_select_for_no_key_update:
+        lock["no_key"] = True
+    others = (
+        TokenSession.objects.using(using)
+        .filter(user_id=session.user_id)
+        .live(owner_key)
+        .exclude(pk=session.pk)
+        .order_by("-created_at", "-pk")
+    )
+    rows = list(others.select_for_update(**lock).values_list(*_revoked_fields())[limit - 1 :])
+    if not rows:
+        return
+    reason = Reason.SESSION_LIMIT
+    TokenSession.objects.using(using).filter(
+        sid__in=[row[0] for row in rows], revoked_at__isnull=True
+    ).update(revoked_at=now, revoke_reason=reason)
+    _sessions_revoked(rows, reason, using)
 
 
 # -- rotating a refresh token -----------------------------------------------------

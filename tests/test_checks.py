@@ -39,7 +39,7 @@ def run(**jwt_revoke):
 # -- The table ----------------------------------------------------------------------------
 
 #: The ids are public: one removed or renumbered breaks projects that silence it.
-CODES = [f"E{n:03d}" for n in range(1, 40)] + [f"W{n:03d}" for n in range(1, 9)]
+CODES = [f"E{n:03d}" for n in range(1, 41)] + [f"W{n:03d}" for n in range(1, 9)]
 
 
 def test_the_table_holds_every_id_once():
@@ -367,9 +367,7 @@ def test_cookie_names_must_not_clash():
         checks.E016.build(key="REFRESH_COOKIE", name="sessionid", other="SESSION_COOKIE_NAME"),
     ]
     assert run(**{**COOKIES, "AUTH_COOKIE": "django_language"}) == [
-        checks.E016.build(
-            key="AUTH_COOKIE", name="django_language", other="LANGUAGE_COOKIE_NAME"
-        ),
+        checks.E016.build(key="AUTH_COOKIE", name="django_language", other="LANGUAGE_COOKIE_NAME"),
     ]
 
 
