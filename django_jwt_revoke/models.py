@@ -97,6 +97,15 @@ class ExpiringQuerySet(models.QuerySet):
 
         ``still_there`` narrows the referencing rows counted (a dry run
         counts only those that the purge would keep).
+
+        Asked as "the first referencing key IS NULL" (a scalar subquery, one
+        index probe per row) rather than NOT EXISTS: PostgreSQL turns NOT
+        EXISTS into an anti-join, and costing a join reads the actual ends
+        of both keys' indexes, stepping over every entry left by rows
+        deleted but not yet vacuumed: the referencing rows the purge has
+        just deleted. Planned once per batch, that grew with the table
+        (12 ms to 200 ms per batch at 10^7 outstanding tokens); a scalar
+        subquery is never a join, so planning reads no index at all.
         """
         qs = self
         for rel in self.model._meta.related_objects:
@@ -104,7 +113,8 @@ class ExpiringQuerySet(models.QuerySet):
                 refs = rel.related_model._base_manager.filter(**{rel.field.name: OuterRef("pk")})
                 if still_there is not None:
                     refs = refs.filter(still_there)
-                qs = qs.exclude(Exists(refs))
+                first = Subquery(refs.order_by().values("pk")[:1])
+                qs = qs.filter(models.lookups.IsNull(first, True))
         return qs
 
     def purge_expired(
