@@ -196,6 +196,7 @@ class Rules:
     audience: Any
     issuer: Any
     leeway: timedelta
+    leeway_seconds: float
     options: Any  # PyJWT's Options (a TypedDict)
     options_without_exp: Any
     max_lifetime: dict[str, float]
@@ -226,6 +227,7 @@ def rules() -> Rules:
         audience=s.AUDIENCE,
         issuer=s.ISSUER,
         leeway=s.LEEWAY,
+        leeway_seconds=s.LEEWAY.total_seconds(),
         options=options,
         options_without_exp={**options, "verify_exp": False},
         max_lifetime={kind: _max_lifetime(kind) for kind in (ACCESS, REFRESH)},

@@ -57,3 +57,25 @@ PYJWT_ERRORS: tuple[tuple[type[Exception], str], ...] = (
     (jwt.InvalidIssuedAtError, "token_claims_invalid"),
 )
 CODED_ERRORS = tuple(error for error, _code in PYJWT_ERRORS)
+
+
+#: How many verified tokens a process keeps by their text, per settings (both
+#: roles): a client sends one access token with every request of its
+#: lifetime, and its signature need not be checked again. Cleared when full.
+VERIFIED_KEPT = 4096
+
+
+def time_claims_error(payload: dict[str, Any], leeway: float, now: float) -> str | None:
+    """The code PyJWT's checks of ``iat``, ``nbf`` and ``exp`` give now; None if they hold.
+
+    For a token verified before, whose other claims cannot have changed:
+    the same comparisons, in the same order, as ``jwt.decode`` makes.
+    """
+    if int(payload["iat"]) > now + leeway:
+        return "token_not_yet_valid"
+    nbf = payload.get("nbf")
+    if nbf is not None and int(nbf) > now + leeway:
+        return "token_not_yet_valid"
+    if int(payload["exp"]) <= now - leeway:
+        return "token_expired"
+    return None

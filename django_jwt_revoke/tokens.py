@@ -9,6 +9,7 @@ the public name, calls.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -33,7 +34,9 @@ from .claims import (
     user_id_claim_value,
     user_key,
 )
+from .conf import per_settings
 from .exceptions import InvalidToken
+from .jose import VERIFIED_KEPT, time_claims_error
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -84,6 +87,16 @@ def _text(raw: Any) -> str:
     return raw
 
 
+#: Tokens verified before, by (text, expected type): what ``decode_token``
+#: found, for as long as the settings (keys, claims rules) stay the same.
+_Kept = dict[tuple[str, "str | None"], ValidatedToken]
+
+
+@per_settings
+def _verified() -> _Kept:
+    return {}
+
+
 @sensitive_variables()
 def decode_token(
     raw: Any, *, token_type: str | None = ACCESS, verify_exp: bool = True
@@ -97,14 +110,36 @@ def decode_token(
     ``token_type=None`` accepts either type (revocation, RFC 7009).
     Without ``sid``, ``gen`` and ``epoch`` it is a legacy (simplejwt) token,
     accepted only with ``ACCEPT_SIMPLEJWT_TOKENS``, every other check alike.
+
+    A token that passed all of this before, under the same settings, has
+    only its time claims checked again (``jose.time_claims_error``): a
+    client presents one access token with each request of its lifetime, and
+    its signature and claims cannot have changed. Up to ``VERIFIED_KEPT``
+    are kept, by their whole text (a token differing in one byte is
+    verified afresh); revocation is checked on every request all the same.
     """
     raw = _text(raw)
     current = rules()
     if len(raw) > current.max_bytes:
         raise InvalidToken("token_too_large")
+    verified = _verified()
+    if verify_exp:
+        kept = verified.get((raw, token_type))
+        if kept is not None:
+            error = time_claims_error(kept.payload, current.leeway_seconds, time.time())
+            if error is not None:
+                raise InvalidToken(error)
+            # Copies: what a view does to request.auth stays in that request.
+            return ValidatedToken(dict(kept.header), dict(kept.payload), kept.user_id)
     header, payload = backends.verify(raw, **current.pyjwt(verify_exp=verify_exp))
     legacy = check_claims(payload, current, token_type)
-    return ValidatedToken(header, payload, canonical_user_id(payload[current.claim], legacy=legacy))
+    user_id = canonical_user_id(payload[current.claim], legacy=legacy)
+    token = ValidatedToken(header, payload, user_id)
+    if verify_exp:
+        if len(verified) >= VERIFIED_KEPT:
+            verified.clear()
+        verified[raw, token_type] = ValidatedToken(dict(header), dict(payload), user_id)
+    return token
 
 
 def _mint(user: Any, session: TokenSession, token_type: str, now: datetime) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-from datetime import timedelta
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 import jwt
 import pytest
@@ -206,3 +207,104 @@ def test_asymmetric_token_without_a_kid_still_verifies_with_the_signing_key(user
         kidless = jwt.encode(unverified(pair.access), private, algorithm="ES256")
         assert "kid" not in jwt.get_unverified_header(kidless)
         assert decode_token(kidless).jti == unverified(pair.access)["jti"]
+
+
+# -- tokens verified before (tokens._verified) ---------------------------------------
+# A token seen before skips the signature check: each test below tries to make
+# a kept verdict outlive what makes it true.
+
+
+def test_a_kept_token_still_expires(user):
+    import time_machine
+
+    pair = issue_token_pair(user)
+    assert decode_token(pair.access).jti  # verified, and kept
+    expires = datetime.fromtimestamp(unverified(pair.access)["exp"], tz=dt_timezone.utc)
+    with time_machine.travel(expires - timedelta(seconds=1), tick=False):
+        assert decode_token(pair.access).jti
+    with time_machine.travel(expires, tick=False):  # exp <= now: expired, as PyJWT says
+        with pytest.raises(InvalidToken) as exc:
+            decode_token(pair.access)
+        assert exc.value.code == "token_expired"
+    with override_settings(JWT_REVOKE={"LEEWAY": timedelta(seconds=30)}):
+        decode_token(pair.access)  # kept again under these settings
+        with time_machine.travel(expires + timedelta(seconds=29), tick=False):
+            assert decode_token(pair.access).jti
+        with time_machine.travel(expires + timedelta(seconds=30), tick=False):
+            with pytest.raises(InvalidToken) as exc:
+                decode_token(pair.access)
+            assert exc.value.code == "token_expired"
+
+
+def test_a_kept_token_is_not_valid_before_its_time(user):
+    import time_machine
+
+    pair = issue_token_pair(user)
+    issued = datetime.fromtimestamp(unverified(pair.access)["iat"], tz=dt_timezone.utc)
+    decode_token(pair.access)
+    with time_machine.travel(issued - timedelta(seconds=5), tick=False):  # the clock went back
+        with pytest.raises(InvalidToken) as exc:
+            decode_token(pair.access)
+        assert exc.value.code == "token_not_yet_valid"
+
+
+def test_a_kept_token_dies_with_its_key(user):
+    old = {"SIGNING_KEY": "k" * 64}
+    with override_settings(JWT_REVOKE=old):
+        pair = issue_token_pair(user)
+        assert decode_token(pair.access).jti
+    with override_settings(JWT_REVOKE={"SIGNING_KEY": "n" * 64}):  # rotated, old key dropped
+        with pytest.raises(InvalidToken) as exc:
+            decode_token(pair.access)
+        assert exc.value.code == "token_invalid"
+    with override_settings(JWT_REVOKE={**old, "AUDIENCE": "other-api"}):  # the rules changed
+        with pytest.raises(InvalidToken) as exc:
+            decode_token(pair.access)
+        assert exc.value.code == "token_claims_invalid"
+
+
+def test_a_kept_token_keeps_its_type(user):
+    pair = issue_token_pair(user)
+    assert decode_token(pair.refresh, token_type=REFRESH).jti
+    with pytest.raises(InvalidToken) as exc:
+        decode_token(pair.refresh)  # ACCESS expected: kept as a refresh token, refused
+    assert exc.value.code == "token_wrong_type"
+
+
+def test_a_token_one_byte_off_a_kept_one_is_verified_afresh(user):
+    pair = issue_token_pair(user)
+    decode_token(pair.access)
+    head, body, signature = pair.access.split(".")
+    flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
+    with pytest.raises(InvalidToken) as exc:
+        decode_token(f"{head}.{body}.{flipped}")
+    assert exc.value.code == "token_invalid"
+    assert decode_token(pair.access).jti
+
+
+def test_what_a_caller_does_to_a_kept_token_stays_with_it(user):
+    pair = issue_token_pair(user)
+    first = decode_token(pair.access)
+    first.payload["user_id"] = "someone else"
+    first.payload["exp"] = 2**40
+    again = decode_token(pair.access)
+    assert again.payload["user_id"] == unverified(pair.access)["user_id"]
+    again.payload["sid"] = "other"
+    assert decode_token(pair.access).sid == pair.sid
+
+
+def test_the_kept_tokens_are_bounded(user):
+    from django_jwt_revoke import tokens
+    from django_jwt_revoke.jose import VERIFIED_KEPT
+
+    pairs = [issue_token_pair(user) for _ in range(50)]
+    for pair in pairs:
+        decode_token(pair.access)
+    kept = tokens._verified()
+    assert 50 <= len(kept) <= VERIFIED_KEPT
+    for i in range(VERIFIED_KEPT + 10):  # the dict, not the tokens, is what is bounded
+        kept[f"filler-{i}", ACCESS] = kept[pairs[0].access, ACCESS]
+        if len(kept) >= VERIFIED_KEPT:
+            break
+    decode_token(issue_token_pair(user).access)
+    assert len(tokens._verified()) <= VERIFIED_KEPT

@@ -28,6 +28,7 @@ from rest_framework import HTTP_HEADER_ENCODING, authentication, exceptions, sta
 from rest_framework.request import Request
 
 from ..exceptions import InvalidAuthorizationHeader, InvalidToken, RevocationStateUnavailable
+from ..jose import VERIFIED_KEPT, time_claims_error
 from ..secevents import RECEIPT_TYPE, SET_TYPE, SNAPSHOT_TYPE
 from . import transport
 from .conf import Config, config, per_settings
@@ -173,14 +174,9 @@ def _user_id(value: Any) -> bool:
     return _is_identifier(value, 255)
 
 
-#: Tokens whose signature and claims verified, by their text: a client sends the
-#: same access token with each request of its lifetime, and its signature
-#: need not be checked again. Bounded (cleared when full), per settings.
-VERIFIED_KEPT = 4096
-
-
 @per_settings
-def _verified() -> dict[str, tuple[Any, ResourceToken, int, int | None, int]]:
+def _verified() -> dict[str, tuple[Any, ResourceToken]]:
+    """Tokens whose signature and claims verified, by their text (``jose.VERIFIED_KEPT``)."""
     return {}
 
 
@@ -197,28 +193,19 @@ def decode(raw: str, cfg: Config, follower: Follower) -> ResourceToken:
     verified = _verified()
     hit = verified.get(raw)
     if hit is not None:
-        key, token, exp, nbf, iat = hit
+        key, token = hit
         if key is not None and follower.keys.known(token.header["kid"]) is key:
-            now, leeway = time.time(), cfg.leeway
-            if exp <= now - leeway:
-                raise InvalidToken("token_expired")
-            if iat > now + leeway or (nbf is not None and nbf > now + leeway):
-                raise InvalidToken("token_not_yet_valid")
+            error = time_claims_error(token.payload, cfg.leeway, time.time())
+            if error is not None:
+                raise InvalidToken(error)
             return ResourceToken(token.header, token.payload, token.user_id)
     token = _decode(raw, cfg, follower)
     key = follower.keys.known(token.header["kid"])
     if key is None:  # refetched meanwhile, without it: verified, but not kept
         return token
-    nbf = token.payload.get("nbf")
     if len(verified) >= VERIFIED_KEPT:
         verified.clear()
-    verified[raw] = (
-        key,
-        token,
-        int(token.payload["exp"]),
-        None if nbf is None else int(nbf),
-        int(token.payload["iat"]),
-    )
+    verified[raw] = (key, token)
     return token
 
 
