@@ -41,7 +41,7 @@ from django.db.models.functions import Cast, Coalesce, Replace
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .conf import jwt_revoke_settings
+from .conf import jwt_revoke_settings, per_settings
 
 # What no text column can hold: NUL (PostgreSQL refuses it in text, a
 # DataError) and lone surrogates (not UTF-8: every driver refuses to encode
@@ -557,21 +557,81 @@ def generations_of_username(username: Any, using: str) -> tuple[Any, int, int] |
     One query: the user found as the stock ``get_by_natural_key`` finds it
     (``USERNAME_FIELD`` exact, through the default manager's queryset), with
     both generations beside it. None when no user, or more than one, has it.
+
+    Every login runs it, and building and compiling it through the ORM cost
+    more than the database took to answer: it is compiled once per settings
+    and database alias (``stores.internals.PreparedQuery``, the revocation
+    check's own mechanism, which falls back to the ORM on anything unexpected).
     """
+    rows = _prepared_generations(username, using)
+    if rows is None:
+        rows = list(_generations_of(username, using))
+    if len(rows) != 1:
+        return None
+    value, generation, epoch = rows[0]
+    return value, generation or 0, epoch or 0
+
+
+def _generations_of(username: Any, using: str) -> models.QuerySet:
     from django.contrib.auth import get_user_model
 
     User = get_user_model()
     users = User._default_manager.db_manager(using).filter(**{User.USERNAME_FIELD: username})
     mine = UserRevocation.objects.of_users(users).values("generation")[:1]
-    rows = list(
-        users.annotate(
-            _jwtr_generation=Subquery(mine), _jwtr_epoch=GlobalRevocation.objects.epoch()
-        ).values_list(jwt_revoke_settings.USER_ID_FIELD, "_jwtr_generation", "_jwtr_epoch")[:2]
-    )
-    if len(rows) != 1:
+    return users.annotate(
+        _jwtr_generation=Subquery(mine), _jwtr_epoch=GlobalRevocation.objects.epoch()
+    ).values_list(jwt_revoke_settings.USER_ID_FIELD, "_jwtr_generation", "_jwtr_epoch")[:2]
+
+
+#: A username to compile the login's query with: found once among its parameters.
+_USERNAME_STAND_IN = "jwtr-sentinel-username-9b0e6c1c-5d3b-4f8e-a7f2-6f1d2c3b4a59"
+
+
+@per_settings
+def _generations_queries() -> dict[str, Any]:
+    """The login's compiled query by database alias (None: it runs through the ORM)."""
+    return {}
+
+
+def _prepared_generations(username: Any, using: str) -> list[list[Any]] | None:
+    """``_generations_of``'s rows through its compiled SQL; None: ask the ORM."""
+    from django.contrib.auth import get_user_model
+
+    from .stores.internals import CannotPrepare, PreparedQuery, db_value, logger
+
+    compiled = _generations_queries()
+    field = get_user_model()._meta.get_field(get_user_model().USERNAME_FIELD)
+    if using not in compiled:
+        compiled[using] = None
+        try:
+            compiled[using] = PreparedQuery(
+                _generations_of(_USERNAME_STAND_IN, using),
+                using,
+                {"username": db_value(field, _USERNAME_STAND_IN, using)},
+            )
+        except CannotPrepare:  # e.g. a USERNAME_FIELD that is not text
+            logger.debug("the login's generations query runs through the ORM", exc_info=True)
+        except Exception:
+            logger.warning(
+                "the login's generations query runs through the ORM: compiling it ahead "
+                "failed (a Django version this package was not checked against?)",
+                exc_info=True,
+            )
+    prepared = compiled[using]
+    if prepared is None:
         return None
-    value, generation, epoch = rows[0]
-    return value, generation or 0, epoch or 0
+    try:
+        value = db_value(field, username, using)
+    except Exception:  # what the ORM makes of it (an error, or no user) is its to say
+        return None
+    try:
+        return prepared.fetch_all(using, username=value)
+    except CannotPrepare:
+        compiled[using] = None  # retired for good: the ORM answers from now on
+        logger.warning(
+            "the login's compiled generations query failed; the ORM runs it", exc_info=True
+        )
+        return None
 
 
 def current_generations(user_key: str | None, using: str) -> tuple[int, int]:

@@ -393,9 +393,19 @@ def mint_pair(
     now: datetime,
     using: str,
     request: HttpRequest | None = None,
+    new_session: bool = False,
 ) -> TokenPair:
-    """Sign an access and a refresh token for ``session`` and record the refresh one."""
+    """Sign an access and a refresh token for ``session`` and record the refresh one.
+
+    Both are signed before anything is written, so a login or a rotation
+    that cannot sign (an ``EXTRA_CLAIMS`` hook raising) writes nothing.
+    ``new_session``: ``session`` is a login's, not saved yet; it is inserted
+    first.
+    """
     jti, refresh = mint_refresh(user, session, now=now)
+    access = mint_access(user, session, now=now)
+    if new_session:
+        session.save(force_insert=True, using=using)
     refresh_expires = expiry(now, jwt_revoke_settings.REFRESH_TOKEN_LIFETIME)
     OutstandingToken.objects.using(using).create(
         jti=jti,
@@ -409,7 +419,7 @@ def mint_pair(
         # A rotation: the session now lives as long as its newest refresh token.
         session.expires_at = refresh_expires
         TokenSession.objects.using(using).filter(pk=session.pk).update(expires_at=refresh_expires)
-    return TokenPair(access=mint_access(user, session, now=now), refresh=refresh, sid=session.sid)
+    return TokenPair(access=access, refresh=refresh, sid=session.sid)
 
 
 def open_session(
@@ -429,34 +439,50 @@ def open_session(
     With ``MAX_SESSIONS_PER_USER``, the user's oldest live sessions beyond
     it are revoked in the same transaction (reason ``session_limit``), the
     logins of one user taking their turn on its row's lock.
+
+    Without a limit the two rows are written without a transaction of their
+    own (two statements instead of four): no guarantee needs them to commit
+    together. Both tokens are signed before the first write; they carry the
+    generations read before the credentials were checked, so a revocation
+    committing between the two writes kills them all the same. Only the
+    database failing between the two leaves a session no token was issued
+    for (listed until it is revoked or expires).
     """
+    limit = session_limit()
+    if limit is None:
+        return _open_session(user, request, generations, limit)
+    with transaction.atomic(using=_alias()):
+        return _open_session(user, request, generations, limit)
+
+
+def _open_session(
+    user: Any, request: HttpRequest | None, generations: Generations | None, limit: int | None
+) -> TokenPair:
     using = _alias()
     key = user_key(user)
-    limit = session_limit()
-    with transaction.atomic(using=using):
-        if limit is not None:
-            _lock_logins_of(user, using)
-        # After the lock: the sessions of one user are dated in the order of their logins.
-        now = timezone.now()
-        if generations is not None and generations.user_key == key:
-            generation, epoch = generations.generation, generations.epoch
-        else:
-            generation, epoch = current_generations(key, using)
-            if generations is not None:
-                epoch = min(epoch, generations.epoch)
-        session = TokenSession.objects.using(using).create(
-            sid=new_id(),
-            user=user,
-            generation=generation,
-            epoch=epoch,
-            created_at=now,
-            expires_at=expiry(now, jwt_revoke_settings.REFRESH_TOKEN_LIFETIME),
-            **client_metadata(request),
-        )
-        pair = mint_pair(user, session, now=now, using=using, request=request)
-        if limit is not None:
-            _revoke_sessions_beyond(limit, session, key, now=now, using=using)
-        return pair
+    if limit is not None:
+        _lock_logins_of(user, using)
+    # After the lock: the sessions of one user are dated in the order of their logins.
+    now = timezone.now()
+    if generations is not None and generations.user_key == key:
+        generation, epoch = generations.generation, generations.epoch
+    else:
+        generation, epoch = current_generations(key, using)
+        if generations is not None:
+            epoch = min(epoch, generations.epoch)
+    session = TokenSession(
+        sid=new_id(),
+        user=user,
+        generation=generation,
+        epoch=epoch,
+        created_at=now,
+        expires_at=expiry(now, jwt_revoke_settings.REFRESH_TOKEN_LIFETIME),
+        **client_metadata(request),
+    )
+    pair = mint_pair(user, session, now=now, using=using, request=request, new_session=True)
+    if limit is not None:
+        _revoke_sessions_beyond(limit, session, key, now=now, using=using)
+    return pair
 
 
 def session_limit() -> int | None:

@@ -209,8 +209,20 @@ def inject(monkeypatch, point, injection):
     * ``during_check``: the backend has loaded the user, the password is
       about to be checked (``AbstractBaseUser.check_password`` calls it);
     * ``after_check``: ``authenticate()`` returned the user, the pair is not
-      issued yet.
+      issued yet;
+    * ``between_writes``: the pair is signed and its session written (without
+      a session limit, committed: the login's two rows have no transaction
+      of their own), its refresh token not recorded yet.
     """
+    if point == "between_writes":
+        real_save = TokenSession.save
+
+        def saving(session, *args, **kwargs):
+            real_save(session, *args, **kwargs)
+            injection.fire()
+
+        monkeypatch.setattr(TokenSession, "save", saving)
+        return
     if point == "during_check":
         import django.contrib.auth.base_user as base_user
 
@@ -240,7 +252,7 @@ def inject(monkeypatch, point, injection):
 
 RACE_CASES = [
     pytest.param(point, race, False, id=f"{point}-{race}")
-    for point in ("before_load", "during_check", "after_check")
+    for point in ("before_load", "during_check", "after_check", "between_writes")
     for race in RACES
 ] + [
     # the change made on the very instance the backend returned

@@ -31,9 +31,7 @@ SESSIONS = 20_000
 def _plan(store, which, token):
     prepared = store._prepared(which)
     assert prepared is not None, "the query is compiled on PostgreSQL"
-    params = list(prepared.params)
-    for name, value in store._slot_values(token).items():
-        params[prepared.slots[name]] = value
+    params = prepared.params_for(**store._slot_values(token))
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " + prepared.sql, params)
         return [row[0] for row in cursor.fetchall()]

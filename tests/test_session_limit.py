@@ -452,7 +452,8 @@ def login_statements(user):
 
 
 def test_a_login_under_the_limit_costs_the_lock_and_the_count(limit, user):
-    """PostgreSQL: the 6 statements of a login (tests/test_views.py), the user row
+    """PostgreSQL: the 4 statements of a login (tests/test_views.py), in a
+    transaction of their own (BEGIN and COMMIT, here a savepoint), the user row
     locked, the sessions beyond the limit looked for: 8. SQLite has no row locks
     (its writer lock serialises the logins): 7."""
     limit(5)

@@ -95,15 +95,18 @@ def test_a_login_reads_the_user_and_its_generations_in_one_query(
     api_client, user, django_assert_num_queries
 ):
     """The user with its generations (read before the password check), the
-    backend's own lookup of the user, then BEGIN, the session, the refresh
-    token, COMMIT: 6 statements (7 before, when the user was read twice first)."""
+    backend's own lookup of the user, the session, the refresh token: 4
+    statements (7 when the user was read twice first, 6 while the two rows
+    had a transaction of their own, BEGIN and COMMIT: no guarantee needs it)."""
     api_client.post(TOKEN, credentials(user), format="json")  # warm: nothing lazy left
-    with django_assert_num_queries(6) as ctx:
+    with django_assert_num_queries(4) as ctx:
         response = api_client.post(TOKEN, credentials(user), format="json")
     assert response.status_code == 200
     selects = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith("SELECT")]
     assert len(selects) == 2, selects
     assert "userrevocation" in selects[0] and "globalrevocation" in selects[0]
+    statements = [q["sql"].split()[0] for q in ctx.captured_queries]
+    assert statements == ["SELECT", "SELECT", "INSERT", "INSERT"], statements
 
 
 def test_obtain_bad_password(api_client, user):
@@ -848,3 +851,54 @@ def test_reuse_detection_survives_atomic_requests(monkeypatch, refreshes, works)
     assert refreshes(pair.refresh).status_code == 401
     assert TokenSession.objects.get(sid=pair.sid).revoked_at is not None
     assert not works(new["access"])
+
+
+def test_the_logins_compiled_query_answers_as_the_orm_does(user, other_user):
+    """The login's generations query runs compiled once (stores.internals): its
+    answers are the ORM's for a user never revoked, after user-wide and global
+    revocations, for another user, and for names nobody has."""
+    from django_jwt_revoke import models
+
+    def both(name):
+        compiled = models.generations_of_username(name, "default")
+        assert models._generations_queries()["default"] is not None, "not compiled"
+        orm = list(models._generations_of(name, "default"))
+        expected = None if len(orm) != 1 else (orm[0][0], orm[0][1] or 0, orm[0][2] or 0)
+        assert compiled == expected, name
+        return compiled
+
+    names = [user.get_username(), other_user.get_username(), "nobody-by-this-name", ""]
+    before = [both(name) for name in names]
+    assert before[0][1:] == (0, 0) and before[2] is None and before[3] is None
+    revocation.revoke_user_tokens(user)
+    assert both(names[0])[1] == before[0][1] + 1
+    assert both(names[1]) == before[1]
+    revocation.revoke_all_tokens()
+    assert both(names[0])[2] == before[0][2] + 1 == both(names[1])[2]
+
+
+def test_the_logins_compiled_query_gives_way_to_the_orm(
+    api_client, user, works, monkeypatch, caplog
+):
+    """A Django whose compiler internals changed: logins still work, and still carry
+    the generations read before the check, only slower; the compiled query is retired."""
+    import logging
+
+    from django_jwt_revoke import models
+    from django_jwt_revoke.stores import internals
+
+    assert api_client.post(TOKEN, credentials(user), format="json").status_code == 200
+    assert models._generations_queries()["default"] is not None
+
+    def changed_internals(self, row, connection):
+        raise IndexError("a row shaped otherwise")
+
+    monkeypatch.setattr(internals.PreparedQuery, "_converted", changed_internals)
+    revocation.revoke_user_tokens(user)
+    with caplog.at_level(logging.WARNING, logger="django_jwt_revoke.stores"):
+        response = api_client.post(TOKEN, credentials(user), format="json")
+    assert response.status_code == 200
+    assert claims(response.json()["access"])["gen"] == 1
+    assert works(response.json()["access"])
+    assert models._generations_queries()["default"] is None
+    assert "compiled generations query failed; the ORM runs it" in caplog.text

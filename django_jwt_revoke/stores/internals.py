@@ -40,8 +40,9 @@ logger = logging.getLogger("django_jwt_revoke.stores")
 #: The Django versions whose compiler internals this module was checked against.
 CHECKED_DJANGO_VERSIONS = ("4.2", "5.2", "6.0")
 
-# Stand-ins for a token's values while a query is compiled once: values found
-# exactly once among the compiled parameters.
+# Stand-ins for a token's values while a query is compiled once: values no
+# parameter of the ORM's own can equal, so that wherever one is found among the
+# compiled parameters (once, or in each subquery that repeats it) it is the slot.
 _SENTINEL_TEXT = "9b0e6c1c-5d3b-4f8e-a7f2-6f1d2c3b4a59"  # a UUID, for a UUIDField id
 _SENTINEL_INT = 7_318_349_394_477_056_243  # for an integer column of unbounded range
 
@@ -94,20 +95,36 @@ class PreparedQuery:
 
         Raises ``CannotPrepare`` for anything but a database error.
         """
+        rows = self._fetch(using, values, all_rows=False)
+        return rows[0] if rows else None
+
+    def fetch_all(self, using: str, **values: Any) -> list[list[Any]]:
+        """Every row for ``values``, converted: for a query sliced to a few rows."""
+        return self._fetch(using, values, all_rows=True)
+
+    def params_for(self, **values: Any) -> list[Any]:
+        """The compiled parameters with ``values`` in their slots."""
+        params = list(self.params)
+        for name, value in values.items():
+            for position in self.slots[name]:
+                params[position] = value
+        return params
+
+    def _fetch(self, using: str, values: dict[str, Any], *, all_rows: bool) -> list[list[Any]]:
         try:
-            params = list(self.params)
-            for name, value in values.items():
-                params[self.slots[name]] = value
+            params = self.params_for(**values)
             connection = connections[using]
         except Exception as exc:
             raise CannotPrepare("parameters") from exc
         with connection.cursor() as cursor:
             cursor.execute(self.sql, params)
-            row = cursor.fetchone()
-        if row is None:
-            return None
+            if all_rows:
+                rows = cursor.fetchall()
+            else:
+                row = cursor.fetchone()
+                rows = [] if row is None else [row]
         try:
-            return self._converted(list(row), connection)
+            return [self._converted(list(row), connection) for row in rows]
         except DatabaseError:
             raise
         except Exception as exc:
@@ -132,13 +149,14 @@ class PreparedQuery:
         return obj
 
 
-def _slot_positions(params: list[Any], slots: dict[str, Any]) -> dict[str, int]:
+def _slot_positions(params: list[Any], slots: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    """Where each stand-in is among the parameters: at least once (a subquery may repeat it)."""
     positions = {}
     for name, value in slots.items():
-        found = [i for i, p in enumerate(params) if type(p) is type(value) and p == value]
-        if len(found) != 1:
+        found = tuple(i for i, p in enumerate(params) if type(p) is type(value) and p == value)
+        if not found:
             raise CannotPrepare(name)
-        positions[name] = found[0]
+        positions[name] = found
     return positions
 
 
