@@ -131,7 +131,9 @@ class DatabaseStore(RevocationStore):
         query = users_with_id(token.user_id, self.alias)
         if not legacy:
             live = TokenSession.objects.filter(sid=token.sid, revoked_at__isnull=True)
-            owner = Subquery(live.values("user_id")[:1])
+            # Unordered: the sid is unique, and the model's ordering would have
+            # the database sort the one row it finds (planned on every request).
+            owner = Subquery(live.order_by().values("user_id")[:1])
             query = query.annotate(
                 _jwtr_session_live=ExpressionWrapper(Q(pk=owner), output_field=BooleanField())
             )
