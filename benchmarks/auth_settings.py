@@ -44,9 +44,15 @@ if BENCH_DB == "postgres":
             "PASSWORD": os.environ.get("PGPASSWORD", ""),
             "NAME": os.environ.get("PGDATABASE", "jwt_revoke_bench"),
             "CONN_MAX_AGE": None,  # one persistent connection, as a server keeps
-            # BENCH_PG_PREPARE=1: psycopg 3 server-side binding, which prepares a
-            # statement run 5 times (prepare_threshold): no planning after that.
-            "OPTIONS": {"server_side_binding": True} if os.environ.get("BENCH_PG_PREPARE") else {},
+            # BENCH_PG_PREPARE=1: psycopg 3 server-side binding and a prepare
+            # threshold (Django passes none by default, so nothing is prepared):
+            # a statement run 5 times on a connection becomes a prepared one,
+            # parsed and planned no more.
+            "OPTIONS": (
+                {"server_side_binding": True, "prepare_threshold": 5}
+                if os.environ.get("BENCH_PG_PREPARE")
+                else {}
+            ),
         }
     }
 elif BENCH_DB == "sqlite":
