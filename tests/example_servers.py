@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ from typing import Any
 import httpx
 
 from tests.keys import pem_pair
+from tests.ports import free_port  # also for tests/test_two_roles.py
 
 ROOT = Path(__file__).resolve().parent.parent
 MANAGE = ROOT / "example_project" / "manage.py"
@@ -35,12 +35,6 @@ PASSWORD = "two-roles-password-8c1e"
 
 # Variables of the environment that would change the servers' settings.
 _OURS = ("DJANGO_", "EXAMPLE_", "PGDATABASE")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def http_client() -> httpx.Client:

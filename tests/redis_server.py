@@ -11,18 +11,13 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.ports import free_port
 
 
 class RedisServer:
@@ -34,7 +29,7 @@ class RedisServer:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self.port = _free_port()
+        self.port = free_port()
         self.process: subprocess.Popen | None = None
 
     @property
@@ -55,15 +50,18 @@ class RedisServer:
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and self.process.poll() is None:
             try:
                 if self.client().ping():
-                    return self
+                    # Ours, not another one that took the port first (then ours exits).
+                    if self.client().info("server")["process_id"] == self.process.pid:
+                        return self
             except OSError:
                 pass
             except Exception:  # redis.ConnectionError, BusyLoadingError
                 pass
             time.sleep(0.02)
+        self.kill()
         raise RuntimeError(f"redis-server on port {self.port} did not start")
 
     def client(self):

@@ -2,12 +2,14 @@
 
 * ``JWT_REVOKE_TEST_DB``: ``sqlite`` (default) or ``postgres`` (libpq PG* variables);
 * ``JWT_REVOKE_TEST_CACHE``: ``none`` (default), ``locmem`` or ``redis``
-  (``JWT_REVOKE_TEST_REDIS_URL``, default redis://127.0.0.1:6379/15).
+  (``JWT_REVOKE_TEST_REDIS_URL``, default redis://127.0.0.1:6379/15; under
+  pytest-xdist worker ``gwK`` uses DB 15 - K, see ``_redis_url_of_this_worker``).
 """
 
 import os
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 SECRET_KEY = "tests-only-secret-key-that-is-long-enough-for-hs256-0123456789"
 DEBUG = False
@@ -84,6 +86,33 @@ elif TEST_DB == "sqlite":
 else:
     raise RuntimeError(f"JWT_REVOKE_TEST_DB must be sqlite or postgres, not {TEST_DB!r}")
 
+
+def _redis_url_of_this_worker(url: str) -> str:
+    """``url`` for this process: under pytest-xdist, worker ``gwK`` takes DB ``N - K``.
+
+    ``RedisCache.clear()`` (after every test) is a FLUSHDB: two processes on one
+    Redis DB would empty each other's cache mid-test. So ``pytest -n 2`` with
+    ``.../15`` uses DBs 15 and 14. PostgreSQL needs nothing of this kind:
+    pytest-django suffixes each worker's test databases (``test_test_gw0``).
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return url
+    parts = urlsplit(url)
+    base = int(parts.path.strip("/") or 0)
+    db = base - int(worker[2:])
+    if db < 0:
+        raise RuntimeError(
+            f"JWT_REVOKE_TEST_REDIS_URL={url!r}: xdist worker {worker} would need Redis DB "
+            f"{db}; name a higher DB (worker gwK uses DB N-K) or run fewer workers"
+        )
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
+# The Redis DB of this process (tests/test_processes.py, tests/test_two_roles.py use it too).
+TEST_REDIS_URL = _redis_url_of_this_worker(
+    os.environ.get("JWT_REVOKE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+)
 TEST_CACHE = os.environ.get("JWT_REVOKE_TEST_CACHE", "none")
 CACHES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
@@ -91,7 +120,7 @@ CACHES: dict[str, dict[str, Any]] = {
 if TEST_CACHE == "redis":
     CACHES["revocation"] = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": os.environ.get("JWT_REVOKE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
+        "LOCATION": TEST_REDIS_URL,
         "KEY_PREFIX": f"jwtr-tests-{os.getpid()}",
     }
 elif TEST_CACHE == "locmem":

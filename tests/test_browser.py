@@ -32,6 +32,8 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
+from tests.ports import free_port
+
 REPO = Path(__file__).resolve().parent.parent
 MANAGE = REPO / "example_project" / "manage.py"
 USERNAME = "alice"
@@ -72,12 +74,6 @@ def chromium() -> str:
     return path
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def example_server(tmp_path_factory) -> Iterator[str]:
     """The example project in cookie mode, on a port of its own; its base URL."""
@@ -114,7 +110,7 @@ def _serve_example_project(tmp_path_factory, *, cookie_auth: bool) -> Iterator[s
         "from django.contrib.auth import get_user_model; "
         f"get_user_model().objects.create_user({USERNAME!r}, password={PASSWORD!r})",
     )
-    port = _free_port()
+    port = free_port()
     log = (tmp / "server.log").open("wb")
     server = subprocess.Popen(
         [sys.executable, str(MANAGE), "runserver", "--noreload", f"127.0.0.1:{port}"],

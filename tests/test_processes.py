@@ -10,7 +10,6 @@ that user model too (``server_settings``).
 """
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,9 +23,11 @@ from django.db import connection
 from django.urls import reverse
 
 from tests.factories import PASSWORD, UserFactory, credentials
+from tests.ports import free_port
+from tests.settings import TEST_REDIS_URL
 
 ROOT = Path(__file__).resolve().parent.parent
-REDIS_URL = "redis://127.0.0.1:6379/14"
+REDIS_URL = TEST_REDIS_URL  # this process's Redis DB: one per xdist worker
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
@@ -37,12 +38,6 @@ def example_url(name):
 
 
 PATHS = (example_url("me"), example_url("me-token-user"))
-
-
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -113,7 +108,7 @@ def servers(shared_redis, settings, tmp_path):
         env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), str(ROOT)])
     procs, urls = [], []
     for _ in range(2):
-        port = _free_port()
+        port = free_port()
         procs.append(
             subprocess.Popen(
                 [sys.executable, "example_project/manage.py", "runserver", "--noreload",

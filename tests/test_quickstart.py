@@ -21,13 +21,14 @@ import json
 import os
 import re
 import shlex
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from tests.ports import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 README = REPO / "README.md"
@@ -69,12 +70,6 @@ def test_the_quickstart_marks_each_block_it_applies():
     assert "pip install django-jwt-revoke" in section  # says it works once published
     assert "pip install /path/to/django-jwt-revoke" in section
     assert "python -m build" in section
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Project:
@@ -137,9 +132,7 @@ class Client:
 
     def __init__(self, port: int) -> None:
         self.base = f"http://127.0.0.1:{port}"
-        self.opener = urllib.request.build_opener(
-            urllib.request.ProxyHandler({}), _NoRedirect()
-        )
+        self.opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
 
     def request(self, method, path, *, body=None, token=None):
         headers = {"Content-Type": "application/json"} if body is not None else {}
@@ -198,7 +191,7 @@ def test_the_quickstart_as_pasted(tmp_path):
     assert outputs["python manage.py check"].strip() == NO_ISSUES
     assert outputs["python manage.py check --database default"].strip() == NO_ISSUES
 
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "runserver.log"
     with log.open("w") as out:
         server = subprocess.Popen(

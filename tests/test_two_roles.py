@@ -44,6 +44,7 @@ import pytest
 
 from tests.example_servers import ROOT, TwoRoles, free_port, http_client
 from tests.keys import pem_pair
+from tests.settings import TEST_REDIS_URL
 
 SETTINGS_FILE = ROOT / "example_project" / "example_project" / "settings.py"
 README = ROOT / "README.md"
@@ -168,7 +169,7 @@ def test_settings_errors(monkeypatch, tmp_path, env, message):
 @pytest.fixture(scope="module")
 def roles(tmp_path_factory):
     backend = os.environ.get("JWT_REVOKE_TEST_DB", "sqlite")
-    redis_url = os.environ.get("JWT_REVOKE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    redis_url = TEST_REDIS_URL  # JWT_REVOKE_TEST_REDIS_URL's DB, one per xdist worker
     cluster = TwoRoles(tmp_path_factory.mktemp("two-roles"), backend=backend, redis_url=redis_url)
     try:
         cluster.start(users=USERS)
