@@ -23,7 +23,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 
 from .backends import prepare_key
-from .conf import DEFAULTS, SETTINGS_NAME, normalise
+from .conf import DEFAULTS, SETTINGS_NAME, is_session_limit, normalise
 
 HMAC_MIN_KEY_BYTES = 32
 ALGORITHMS = {
@@ -660,7 +660,7 @@ def _check_feed_long_poll(value: dict[str, Any]) -> list[CheckMessage]:
 
 def _check_max_sessions(value: dict[str, Any]) -> list[CheckMessage]:
     limit = value["MAX_SESSIONS_PER_USER"]
-    if limit is None or (isinstance(limit, int) and not isinstance(limit, bool) and limit >= 1):
+    if limit is None or is_session_limit(limit):
         return []
     return [E040.build(value=limit)]
 

@@ -109,6 +109,14 @@ def normalise(name: str, value: Any) -> Any:
     return value
 
 
+def is_session_limit(value: Any) -> bool:
+    """Whether ``value`` is a ``MAX_SESSIONS_PER_USER`` limit: a whole number >= 1, not a bool.
+
+    Shared by check ``E040`` and the logins that apply the limit.
+    """
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
 class JWTRevokeSettings(AppSettings):
     """Attribute access to ``settings.JWT_REVOKE`` with defaults (``AppSettings``).
 

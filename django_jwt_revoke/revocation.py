@@ -27,7 +27,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from . import feed
 from .claims import LEGACY_SID_PREFIX, REFRESH, ValidatedToken, expiry, legacy_sid, new_id, user_key
-from .conf import jwt_revoke_settings
+from .conf import is_session_limit, jwt_revoke_settings
 from .exceptions import InvalidToken
 from .models import (
     BlacklistedToken,
@@ -494,7 +494,7 @@ def session_limit() -> int | None:
     limit = jwt_revoke_settings.MAX_SESSIONS_PER_USER
     if limit is None:
         return None
-    if isinstance(limit, int) and not isinstance(limit, bool) and limit >= 1:
+    if is_session_limit(limit):
         return limit
     return 1
 
