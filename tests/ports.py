@@ -14,7 +14,7 @@ import os
 import socket
 
 
-def _worker() -> tuple[int, int]:
+def xdist_worker() -> tuple[int, int]:
     """``(index, count)`` of this xdist worker, ``(0, 1)`` outside xdist."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
@@ -24,7 +24,7 @@ def _worker() -> tuple[int, int]:
 
 
 def free_port() -> int:
-    index, count = _worker()
+    index, count = xdist_worker()
     for _ in range(1000):
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))

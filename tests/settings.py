@@ -7,9 +7,12 @@
 """
 
 import os
+import tempfile
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+from tests.ports import xdist_worker
 
 SECRET_KEY = "tests-only-secret-key-that-is-long-enough-for-hs256-0123456789"
 DEBUG = False
@@ -79,7 +82,22 @@ if TEST_DB == "postgres":
     }
 elif TEST_DB == "sqlite":
     DATABASES = {
-        "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"},
+        # The test database in a file, not in memory: Django's in-memory test
+        # database is one SQLite shared cache, whose table locks refuse a
+        # reader at once (SQLITE_LOCKED, "database table is locked") while
+        # another thread writes, where a file database, as in production,
+        # waits for the writer. Tests with threads (a long poll beside a
+        # revocation) must meet the latter. pytest-django suffixes the name
+        # per xdist worker; the process id keeps two runs at once apart.
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": ":memory:",
+            "TEST": {
+                "NAME": os.path.join(
+                    tempfile.gettempdir(), f"jwt_revoke_tests_{os.getpid()}.sqlite3"
+                )
+            },
+        },
         # A second database standing for a read replica (see test_routing.py).
         "replica": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"},
     }
@@ -95,15 +113,15 @@ def _redis_url_of_this_worker(url: str) -> str:
     ``.../15`` uses DBs 15 and 14. PostgreSQL needs nothing of this kind:
     pytest-django suffixes each worker's test databases (``test_test_gw0``).
     """
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    if not worker.startswith("gw"):
+    index, _count = xdist_worker()
+    if index == 0:
         return url
     parts = urlsplit(url)
     base = int(parts.path.strip("/") or 0)
-    db = base - int(worker[2:])
+    db = base - index
     if db < 0:
         raise RuntimeError(
-            f"JWT_REVOKE_TEST_REDIS_URL={url!r}: xdist worker {worker} would need Redis DB "
+            f"JWT_REVOKE_TEST_REDIS_URL={url!r}: xdist worker gw{index} would need Redis DB "
             f"{db}; name a higher DB (worker gwK uses DB N-K) or run fewer workers"
         )
     return urlunsplit(parts._replace(path=f"/{db}"))
